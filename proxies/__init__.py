@@ -1,0 +1,1 @@
+"""Pure functions on torch modules: Hessian traces, quantizers, bit allocation, proxies."""

@@ -1,0 +1,128 @@
+"""The search-space plug-in interface and its registry.
+
+A search space names its parameters and objectives and evaluates one configuration.
+Spaces register by name with :func:`register_space`; third-party spaces are found through
+the ``nas.search_spaces`` entry-point group. Built-in spaces are imported only when asked
+for, so listing or querying studies never pulls in torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, Literal
+
+from search_spaces.params import Param
+
+Direction = Literal["min", "max"]
+
+# name -> module that registers it on import (kept here so nothing heavy loads early)
+_BUILTIN: dict[str, str] = {
+    "synthetic": "search_spaces.synthetic",
+    "custom": "search_spaces.custom",
+    "hawq": "search_spaces.hawq",
+}
+_REGISTRY: dict[str, type[SearchSpace]] = {}
+
+
+class SpaceError(ValueError):
+    """A search space is unknown or its options are invalid."""
+
+
+@dataclass(frozen=True)
+class Objective:
+    name: str
+    direction: Direction = "min"
+    ref: float | None = None  # reference value for hypervolume (worst acceptable)
+    description: str = ""
+
+
+@dataclass
+class Evaluation:
+    """What one evaluation returns: objective values, extra metrics, optional artifacts."""
+
+    values: dict[str, float]
+    metrics: dict[str, Any] = field(default_factory=dict)
+    artifacts: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class EvalContext:
+    """Handed to ``evaluate``: where the trial runs and a hook to report liveness."""
+
+    trial_number: int = 0
+    seed: int = 0
+    workdir: Path | None = None
+    report: Callable[[str], None] = lambda message: None
+
+
+class SearchSpace(ABC):
+    """Base class of every search space.
+
+    Subclasses set ``name`` and ``summary``, validate ``options`` in ``__init__`` (raising
+    :class:`SpaceError` that names the option, the value and what is allowed), and
+    provide ``params``, ``objectives`` and ``evaluate``.
+    """
+
+    name: str = ""
+    summary: str = ""
+
+    def __init__(self, options: dict[str, Any] | None = None) -> None:
+        self.options: dict[str, Any] = dict(options or {})
+
+    @property
+    @abstractmethod
+    def params(self) -> dict[str, Param]: ...
+
+    @property
+    @abstractmethod
+    def objectives(self) -> list[Objective]: ...
+
+    @abstractmethod
+    def evaluate(self, config: dict[str, Any], ctx: EvalContext) -> Evaluation: ...
+
+
+def register_space(name: str) -> Callable[[type[SearchSpace]], type[SearchSpace]]:
+    """Class decorator that registers a search space under ``name``; refuses duplicates."""
+
+    def deco(cls: type[SearchSpace]) -> type[SearchSpace]:
+        if name in _REGISTRY and _REGISTRY[name] is not cls:
+            raise SpaceError(f"a search space named {name!r} is already registered "
+                             f"({_REGISTRY[name].__module__})")
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return deco
+
+
+def space_names() -> list[str]:
+    """Every space name that can be used: built-ins, registered and entry points."""
+    names = set(_BUILTIN) | set(_REGISTRY)
+    names |= {ep.name for ep in entry_points(group="nas.search_spaces")}
+    return sorted(names)
+
+
+def get_space_class(name: str) -> type[SearchSpace]:
+    """Look a space class up by name, importing its module on first use."""
+    if name not in _REGISTRY:
+        if name in _BUILTIN:
+            importlib.import_module(_BUILTIN[name])
+        else:
+            for ep in entry_points(group="nas.search_spaces"):
+                if ep.name == name:
+                    obj = ep.load()
+                    if isinstance(obj, type) and name not in _REGISTRY:
+                        register_space(name)(obj)
+    if name not in _REGISTRY:
+        raise SpaceError(f"unknown search space {name!r}: choose one of {space_names()}")
+    return _REGISTRY[name]
+
+
+def make_space(name: str, options: dict[str, Any] | None = None, **kwargs: Any) -> SearchSpace:
+    """Construct a space by name with its options (validated by the space)."""
+    return get_space_class(name)(options, **kwargs)
