@@ -61,6 +61,9 @@ class Optimizer(ABC):
         self.problem = problem
         self.seed = seed
         self.options = options
+        # What the last ``propose`` did (strategy, fallbacks and why); the study records it
+        # in each new trial's metrics under "optimizer", so a fallback is never silent.
+        self.last_info: dict[str, Any] = {}
 
     @abstractmethod
     def propose(
