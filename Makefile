@@ -1,0 +1,32 @@
+# Both targets do all the set-up on a fresh machine: a .venv with torch 2.13.0 (CPU build,
+# installed first so nothing pulls a CUDA build), then the project with its dev extras.
+PY_SYS ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench-storage clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PY_SYS) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[dev,bench]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	rm -f demo.db demo.db-wal demo.db-shm
+	$(VENV)/bin/nas run examples/demo.yaml --storage sqlite:///demo.db
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+bench-storage: $(STAMP)
+	$(PY) benchmarks/storage.py
+
+clean:
+	rm -rf $(VENV) demo.db* .pytest_cache

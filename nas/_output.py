@@ -1,0 +1,173 @@
+"""Terminal output of the CLI: tables, JSON, CSV and the live progress bar."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from nas.pareto import hypervolume, non_dominated_mask, reference_point
+from storage import StudySummary, Trial
+
+if TYPE_CHECKING:
+    from nas.study import Study
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
+
+
+def print_trials(study: Study, trials: Sequence[Trial], fmt: str, title: str = "") -> None:
+    if fmt == "json":
+        print(json.dumps([t.to_json() for t in trials], indent=1))
+    elif fmt == "csv":
+        write_csv(study, trials)
+    else:
+        print_table(study, trials, title)
+
+
+def write_csv(study: Study, trials: Sequence[Trial]) -> None:
+    objs = [o.name for o in study.objectives]
+    pnames = sorted({k for t in trials for k in t.params})
+    w = csv.writer(sys.stdout)
+    w.writerow(["number", "state", *objs, *pnames, "is_pareto", "error"])
+    for t in trials:
+        vals = [(t.values or {}).get(o, "") for o in objs]
+        w.writerow([t.number, t.state.value, *vals, *[t.params.get(p, "") for p in pnames],
+                    t.is_pareto, (t.error or "").splitlines()[-1:] and (t.error or "").splitlines()[-1]])
+
+
+def print_table(study: Study, trials: Sequence[Trial], title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    arrows = {"min": "↓", "max": "↑"}
+    table = Table(title=title or None, show_lines=False)
+    table.add_column("#", justify="right")
+    table.add_column("state")
+    for o in study.objectives:
+        table.add_column(f"{o.name} {arrows[o.direction]}", justify="right")
+    table.add_column("params", overflow="fold")
+    for t in trials:
+        vals = [_fmt((t.values or {}).get(o.name, "")) for o in study.objectives]
+        params = ", ".join(f"{k}={_fmt(v)}" for k, v in t.params.items())
+        state = t.state.value + (" *" if t.is_pareto else "")
+        table.add_row(str(t.number), state, *vals, params)
+    Console(width=max(120, Console().width)).print(table)
+
+
+def summary_json(s: StudySummary) -> dict[str, Any]:
+    return {"name": s.name, "space": s.space, "budget": s.budget, "created_at": s.created_at.isoformat(),
+            "counts": s.counts, "complete": s.counts.get("COMPLETE", 0)}
+
+
+def print_studies(rows: Sequence[StudySummary]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Studies", min_width=100)
+    for col in ("name", "space", "complete / budget", "running", "pending", "failed", "created"):
+        table.add_column(col)
+    for s in rows:
+        c = s.counts
+        created = s.created_at.strftime("%Y-%m-%d %H:%M")
+        table.add_row(s.name, s.space, f"{c.get('COMPLETE', 0)} / {s.budget}", str(c.get("RUNNING", 0)),
+                      str(c.get("PENDING", 0)), str(c.get("FAILED", 0)), created)
+    Console(width=max(120, Console().width)).print(table)
+
+
+def print_spaces(rows: Sequence[tuple[str, str]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Search spaces")
+    table.add_column("name")
+    table.add_column("what it searches")
+    for name, summary in rows:
+        table.add_row(name, summary)
+    Console().print(table)
+
+
+def print_summary(study: Study) -> None:
+    counts = study.counts()
+    front = study.pareto_front()
+    hv = study.hypervolume_history()
+    hv_txt = f", hypervolume {hv[-1][1]:.6g}" if hv else ""
+    print(f"study {study.name}: {counts.get('COMPLETE', 0)} complete, {counts.get('FAILED', 0)} failed "
+          f"of budget {study.budget}; Pareto front {len(front)} trial(s){hv_txt}", file=sys.stderr)
+    print_table(study, front, f"Pareto front of {study.name}")
+
+
+class _Tracker:
+    """Keeps the Pareto front and the per-objective bounds seen so far, so the bar shows
+    front size and hypervolume without rereading every trial."""
+
+    def __init__(self, study: Study) -> None:
+        from nas.pareto import signs
+
+        self.study = study
+        self.s = signs(study.directions)
+        self.names = [o.name for o in study.objectives]
+        done = self._rows([t for t in study.trials("COMPLETE") if t.feasible])
+        self.lo, self.hi = done.min(axis=0, initial=np.inf), done.max(axis=0, initial=-np.inf)
+        self.front = self._rows(study.pareto_front())
+
+    def _rows(self, trials: Sequence[Trial]) -> np.ndarray:
+        Y = np.array([[t.values[n] for n in self.names] for t in trials if t.values], dtype=float)
+        return Y.reshape(-1, len(self.names)) * self.s
+
+    def add(self, t: Trial) -> tuple[int, float]:
+        if t.state.value == "COMPLETE" and t.feasible and t.values:
+            y = self._rows([t])
+            self.lo, self.hi = np.minimum(self.lo, y[0]), np.maximum(self.hi, y[0])
+            both = np.vstack([self.front, y])
+            self.front = both[non_dominated_mask(both)]
+        if not len(self.front):
+            return 0, 0.0
+        ref = reference_point(np.vstack([self.lo, self.hi]), [o.ref for o in self.study.objectives],
+                              self.study.directions)
+        return len(self.front), hypervolume(self.front, ref)
+
+
+@contextmanager
+def progress_bar(study: Study, quiet: bool = False) -> Iterator[Any]:
+    """A rich progress bar on stderr: trials done, Pareto size and hypervolume."""
+    if quiet:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    tracker = _Tracker(study)
+    done0 = study.budget - study.store.budget_left(study.id, study.budget) - len(
+        study.trials(["RUNNING", "PENDING"]))
+    with Progress(
+        TextColumn(f"[bold]{study.name}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("pareto {task.fields[front]}  HV {task.fields[hv]}  failed {task.fields[failed]}"),
+        TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True), transient=False,
+    ) as bar:
+        failed = study.counts().get("FAILED", 0)
+        task = bar.add_task("trials", total=study.budget, completed=max(done0, 0), front="-", hv="-",
+                            failed=failed)
+
+        def update(_study: Study, t: Trial) -> None:
+            nonlocal failed
+            size, hv = tracker.add(t)
+            failed += t.state.value == "FAILED"
+            bar.update(task, advance=1, front=size, hv=f"{hv:.4g}", failed=failed)
+
+        yield update

@@ -1,0 +1,191 @@
+"""The ``nas`` command line. Read commands (pareto, trials, studies) load no torch or ray."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from nas import _output
+
+EXIT_USAGE = 2
+
+
+class CLIError(Exception):
+    """A user-facing error: printed as one message, exit status 2."""
+
+
+def _storage_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--storage",
+        default=None,
+        help="database URL (default: $NAS_STORAGE or sqlite:///nas.db), e.g. "
+        "postgresql+psycopg://user@host:5432/db",
+    )
+
+
+def _executor_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--executor", choices=["local", "ray"], default=None, help="override the spec's executor")
+    p.add_argument("--workers", type=int, default=None, help="parallel workers (ray executor)")
+    p.add_argument("--address", default=None, help="Ray cluster to join: auto or ray://host:port")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="nas", description="Neural architecture search studies in SQL.")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("run", help="validate a spec (YAML/JSON), create its study and run it to the budget")
+    p.add_argument("spec")
+    _storage_arg(p)
+    _executor_args(p)
+
+    p = sub.add_parser("resume", help="continue a stored study to exactly its budget")
+    p.add_argument("name")
+    _storage_arg(p)
+    _executor_args(p)
+
+    for cmd, what in (("pareto", "the Pareto front of a study"), ("trials", "the trials of a study")):
+        p = sub.add_parser(cmd, help=what)
+        p.add_argument("name")
+        p.add_argument("--format", choices=["table", "json", "csv"], default="table")
+        _storage_arg(p)
+        if cmd == "trials":
+            p.add_argument("--state", default=None, help="pending, running, complete or failed")
+
+    p = sub.add_parser("studies", help="list stored studies")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    _storage_arg(p)
+
+    sub.add_parser("spaces", help="list the search spaces")
+
+    p = sub.add_parser("db", help="database maintenance")
+    dsub = p.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    up = dsub.add_parser("upgrade", help="migrate the schema to this version")
+    _storage_arg(up)
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = {
+        "run": cmd_run,
+        "resume": cmd_resume,
+        "pareto": cmd_pareto,
+        "trials": cmd_trials,
+        "studies": cmd_studies,
+        "spaces": cmd_spaces,
+        "db": cmd_db,
+    }[args.command]
+    try:
+        return handler(args) or 0
+    except KeyboardInterrupt:
+        print("interrupted: finished trials are stored; `nas resume` continues", file=sys.stderr)
+        return 130
+    except Exception as e:
+        if _is_user_error(e):
+            print(f"error: {e}", file=sys.stderr)
+            return EXIT_USAGE
+        raise
+
+
+def _is_user_error(e: Exception) -> bool:
+    from nas.spec import SpecError
+    from nas.study import TellError
+    from storage import SchemaError, StorageURLError, StudyExistsError, StudyNotFoundError
+
+    user_errors = (CLIError, SpecError, TellError, StudyExistsError, StudyNotFoundError, StorageURLError,
+                   SchemaError)
+    return isinstance(e, user_errors)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from nas.spec import load_spec_file
+    from nas.study import create_study
+
+    study = create_study(load_spec_file(args.spec), storage=args.storage)
+    return _drive(study, args)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from nas.study import load_study
+
+    study = load_study(args.name, storage=args.storage)
+    return _drive(study, args)
+
+
+def _drive(study: Any, args: argparse.Namespace) -> int:
+    from nas.executors import make_executor
+
+    overrides = {k: v for k, v in (("name", args.executor), ("workers", args.workers),
+                                   ("address", args.address)) if v is not None}
+    if args.workers is not None and args.workers < 1:
+        raise CLIError(f"--workers {args.workers}: must be at least 1")
+    executor = make_executor(study.spec.executor, **overrides)
+    reaped = study.reap()
+    for failed, retry in reaped:
+        again = f"re-queued as #{retry.number}" if retry else "not retried (max_retries reached)"
+        print(f"trial #{failed.number} was left running by a dead worker: {again}", file=sys.stderr)
+    with _output.progress_bar(study, quiet=args.quiet) as progress:
+        study.optimize(executor=executor, progress=progress)
+    _output.print_summary(study)
+    return 0
+
+
+def cmd_pareto(args: argparse.Namespace) -> int:
+    from nas.study import load_study
+
+    study = load_study(args.name, storage=args.storage)
+    _output.print_trials(study, study.pareto_front(), args.format, title=f"Pareto front of {study.name}")
+    return 0
+
+
+def cmd_trials(args: argparse.Namespace) -> int:
+    from nas.study import load_study
+
+    study = load_study(args.name, storage=args.storage)
+    state = args.state.upper() if args.state else None
+    if state and state not in ("PENDING", "RUNNING", "COMPLETE", "FAILED"):
+        raise CLIError(f"--state {args.state!r}: choose pending, running, complete or failed")
+    _output.print_trials(study, study.trials(state), args.format, title=f"Trials of {study.name}")
+    return 0
+
+
+def cmd_studies(args: argparse.Namespace) -> int:
+    from storage import Store
+
+    rows = Store(args.storage).list_studies()
+    if args.format == "json":
+        print(json.dumps([_output.summary_json(r) for r in rows], indent=1))
+    else:
+        _output.print_studies(rows)
+    return 0
+
+
+def cmd_spaces(args: argparse.Namespace) -> int:
+    from search_spaces.base import get_space_class, space_names
+
+    rows = []
+    for name in space_names():
+        try:
+            rows.append((name, get_space_class(name).summary))
+        except Exception as e:  # a broken plug-in must not hide the others
+            rows.append((name, f"(cannot load: {e})"))
+    _output.print_spaces(rows)
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from storage import resolve_url, upgrade
+    from storage.engine import get_engine
+
+    url = resolve_url(args.storage)
+    rev = upgrade(get_engine(url, write=True))
+    print(f"{url}: schema at revision {rev}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""Evaluate one trial: heartbeat while it runs, record the result or the failure.
+
+Every executor calls :func:`evaluate_trial`, in-process or inside a Ray worker, so a
+worker writes its own result and a result survives the driver's death.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from search_spaces.base import EvalContext
+from storage import Store, Trial, TrialStateError
+
+if TYPE_CHECKING:
+    from nas.study import Study
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def heartbeat(store: Store, trial_id: int, interval_s: float) -> Iterator[None]:
+    """Beat ``trial_id``'s heartbeat every ``interval_s`` seconds in a daemon thread."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(interval_s):
+            try:
+                if not store.heartbeat(trial_id):
+                    return
+            except Exception as e:  # a flaky database must not kill the evaluation
+                log.warning("heartbeat of trial id %s failed: %s", trial_id, e)
+
+    t = threading.Thread(target=beat, name=f"heartbeat-{trial_id}", daemon=True)
+    t.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        t.join(timeout=interval_s + 1)
+
+
+def error_summary(exc: BaseException, limit: int = 12) -> str:
+    """The exception line plus the last frames of its traceback."""
+    tb = traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-limit)
+    return "".join(tb).strip()[-4000:]
+
+
+def evaluate_trial(study: Study, trial: Trial) -> Trial:
+    """Evaluate ``trial`` with the study's space and tell the study the outcome."""
+    ctx = EvalContext(trial_number=trial.number, seed=study.spec.optimizer.seed)
+    t0 = time.perf_counter()
+    with heartbeat(study.store, trial.id, study.spec.lease.heartbeat_s):
+        try:
+            ev = study.space.evaluate(trial.params, ctx)
+            values = study._check_values(ev.values)
+        except Exception as e:
+            spent = {"eval_s": time.perf_counter() - t0}
+            return _tell_safely(study, trial, error=error_summary(e), metrics=spent)
+    metrics = {**ev.metrics, "eval_s": time.perf_counter() - t0}
+    if ev.artifacts:
+        metrics["artifacts"] = ev.artifacts
+    return _tell_safely(study, trial, values=values, metrics=metrics)
+
+
+def _tell_safely(study: Study, trial: Trial, **kwargs: object) -> Trial:
+    try:
+        return study.tell(trial, **kwargs)  # type: ignore[arg-type]
+    except TrialStateError as e:
+        # The lease expired while we evaluated: a retry owns these params now.
+        log.warning("result of trial #%s discarded: %s", trial.number, e)
+        return study.store.get_trial(trial.id)

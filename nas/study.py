@@ -1,0 +1,287 @@
+"""Study: a row in SQL plus its spec, driven by ask/tell.
+
+``ask`` claims re-queued trials first, then asks the optimizer for new ones (it sees
+completed and running trials); ``tell`` records a result and keeps the Pareto flags
+current in the same transaction. ``optimize`` is ask/tell driven by an executor.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from nas import _workers
+from nas.spec import StudySpec, parse_spec, validate_study_spec
+from search_spaces.base import Objective, SearchSpace
+from storage import ObjectiveInfo, Store, StudyInfo, Trial, TrialState
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from nas.optimizers.base import Constraint, Optimizer
+
+
+class TellError(ValueError):
+    """A result handed to ``tell`` is malformed (missing or non-finite objective values)."""
+
+
+StateArg = str | TrialState | Sequence[str | TrialState] | None
+
+
+class Study:
+    def __init__(self, store: Store, info: StudyInfo, spec: StudySpec) -> None:
+        self.store = store
+        self._info = info
+        self.spec = spec
+        self._space: SearchSpace | None = None
+        self._optimizer: Optimizer | None = None
+
+    # ---- identity ---------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self._info.name
+
+    @property
+    def id(self) -> int:
+        return self._info.id
+
+    @property
+    def budget(self) -> int:
+        return self.spec.budget.trials
+
+    @property
+    def objectives(self) -> tuple[ObjectiveInfo, ...]:
+        return self._info.objectives
+
+    @property
+    def directions(self) -> list[str]:
+        return [o.direction for o in self._info.objectives]
+
+    @property
+    def space(self) -> SearchSpace:
+        if self._space is None:
+            _, self._space, _ = validate_study_spec(self.spec)
+        return self._space
+
+    @property
+    def constraints(self) -> list[Constraint]:
+        from nas.optimizers.base import Constraint
+
+        return [Constraint(c.metric, c.le, c.ge) for c in self.spec.constraints]
+
+    @property
+    def optimizer(self) -> Optimizer:
+        if self._optimizer is None:
+            from nas.optimizers import Problem, make_optimizer
+
+            objs = [Objective(o.name, o.direction, o.ref) for o in self._info.objectives]  # type: ignore[arg-type]
+            problem = Problem(self.space.params, objs, self.constraints)
+            opt = self.spec.optimizer
+            self._optimizer = make_optimizer(opt.name, problem, seed=opt.seed, **opt.options())
+        return self._optimizer
+
+    # ---- ask / tell ---------------------------------------------------------------------
+
+    def ask(self, n: int = 1, *, worker_id: str | None = None, budget: int | None = None) -> list[Trial]:
+        """Return up to ``n`` RUNNING trials: re-queued ones first, then new proposals.
+
+        With ``budget``, never lets the study hold more counted trials than that.
+        """
+        wid = worker_id or _workers.worker_id()
+        trials = self.store.claim_pending(self.id, n, wid)
+        k = n - len(trials)
+        if budget is not None:
+            k = min(k, self.store.budget_left(self.id, budget))
+        if k > 0:
+            configs, info = self._propose(k)
+            meta = [{"optimizer": info}] * len(configs) if info else None
+            trials += self.store.create_trials(
+                self.id, configs, state=TrialState.RUNNING, worker_id=wid, budget=budget, metrics=meta
+            )
+        return trials
+
+    def _propose(self, n: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        history = self.trials(TrialState.COMPLETE)
+        pending = self.trials([TrialState.RUNNING, TrialState.PENDING])
+        position = max((t.number for t in [*history, *pending]), default=-1) + 1
+        opt = self.optimizer
+        configs = opt.propose(history, pending, n, _rng(self.spec.optimizer.seed, position))
+        from search_spaces.params import validate_config
+
+        return [validate_config(self.space.params, c) for c in configs], dict(opt.last_info)
+
+    def tell(
+        self,
+        trial: Trial | int,
+        values: dict[str, float] | None = None,
+        *,
+        error: str | None = None,
+        metrics: dict[str, Any] | None = None,
+    ) -> Trial:
+        """Record a trial's result (``values``) or failure (``error``).
+
+        Telling the same values twice is a no-op; different values raise.
+        """
+        tid = self._trial_id(trial)
+        if (values is None) == (error is None):
+            raise TellError("tell needs exactly one of values=… or error=…")
+        if error is not None:
+            return self.store.fail_trial(tid, str(error), metrics)
+        clean = self._check_values(values or {})
+        feasible = self._feasible(clean, metrics or {}, tid)
+        return self.store.complete_trial(tid, clean, metrics, feasible)
+
+    def _trial_id(self, trial: Trial | int) -> int:
+        if isinstance(trial, Trial):
+            return trial.id
+        found = [t for t in self.store.trials(self.id) if t.number == trial]
+        if not found:
+            raise TellError(f"study {self.name!r} has no trial number {trial}")
+        return found[0].id
+
+    def _check_values(self, values: dict[str, float]) -> dict[str, float]:
+        names = [o.name for o in self.objectives]
+        missing = [n for n in names if n not in values]
+        unknown = [k for k in values if k not in names]
+        if missing or unknown:
+            raise TellError(f"values must hold exactly the objectives {names}: missing {missing}, "
+                            f"unknown {unknown} (put extra numbers in metrics=…)")
+        out = {}
+        for n in names:
+            try:
+                v = float(values[n])
+            except (TypeError, ValueError):
+                raise TellError(f"objective {n!r}: {values[n]!r} is not a number") from None
+            if not math.isfinite(v):
+                raise TellError(f"objective {n!r} is {v}; values must be finite (tell error=… instead)")
+            out[n] = v
+        return out
+
+    def _feasible(self, values: dict[str, float], metrics: dict[str, Any], tid: int) -> bool:
+        if not self.spec.constraints:
+            return True
+        stored = self.store.get_trial(tid).metrics
+        known = {**stored, **metrics, **values}
+        ok = True
+        for c in self.constraints:
+            if c.metric not in known:
+                raise TellError(f"constraint metric {c.metric!r} is missing: report it in values or metrics")
+            ok &= c.satisfied(float(known[c.metric]))
+        return ok
+
+    # ---- reading --------------------------------------------------------------------------
+
+    def trials(self, state: StateArg = None) -> list[Trial]:
+        """Trials ordered by number, optionally only those in ``state`` (one or several)."""
+        return self.store.trials(self.id, _states(state))
+
+    def pareto_front(self) -> list[Trial]:
+        """The feasible non-dominated COMPLETE trials (read from the maintained flags)."""
+        return self.store.trials(self.id, [TrialState.COMPLETE], pareto_only=True)
+
+    def counts(self) -> dict[str, int]:
+        return self.store.counts(self.id)
+
+    def reference_point(self, trials: Sequence[Trial] | None = None) -> list[float]:
+        """Hypervolume reference in the user's orientation: each objective's ``ref`` when
+        set, else the worst observed value plus 10% of the observed range."""
+        import numpy as np
+
+        from nas.pareto import reference_point, signs
+
+        done = trials if trials is not None else self.trials(TrialState.COMPLETE)
+        Y = self._matrix([t for t in done if t.feasible]) * signs(self.directions)
+        ref = reference_point(Y, [o.ref for o in self.objectives], self.directions)
+        return [float(r) for r in np.asarray(ref) * signs(self.directions)]
+
+    def hypervolume_history(self) -> list[tuple[int, float]]:
+        """``(trial number, hypervolume so far)`` after each COMPLETE trial in finishing order."""
+        import numpy as np
+
+        from nas.pareto import hypervolume_trace, signs
+
+        done = sorted(self.trials(TrialState.COMPLETE), key=_finish_order)
+        feas = [t for t in done if t.feasible]
+        if not feas:
+            return [(t.number, 0.0) for t in done]
+        ref = np.asarray(self.reference_point(done)) * signs(self.directions)
+        Y = self._matrix(done) * signs(self.directions)
+        Y[~np.array([t.feasible for t in done])] = np.inf
+        hv = hypervolume_trace(Y, ref)
+        return [(t.number, float(h)) for t, h in zip(done, hv, strict=True)]
+
+    def _matrix(self, trials: Sequence[Trial]) -> np.ndarray:
+        import numpy as np
+
+        names = [o.name for o in self.objectives]
+        return np.array([[t.values[n] for n in names] for t in trials if t.values], dtype=float).reshape(
+            -1, len(names)
+        )
+
+    # ---- running ----------------------------------------------------------------------------
+
+    def reap(self) -> list[tuple[Trial, Trial | None]]:
+        """Fail RUNNING trials with an expired lease or a dead worker; re-queue them."""
+        return self.store.reap(self.id, self.spec.lease.grace_s, _workers.is_dead, self.spec.max_retries)
+
+    def optimize(self, executor: Any = None, progress: Callable[[Study, Trial], None] | None = None) -> None:
+        """Run to the budget with ``executor`` (default: the spec's), recovering dead trials first."""
+        from nas.executors import make_executor
+
+        self.reap()
+        ex = executor or make_executor(self.spec.executor)
+        ex.run(self, progress)
+
+    def done(self) -> bool:
+        return self.store.budget_left(self.id, self.budget) == 0 and not self.trials(
+            [TrialState.RUNNING, TrialState.PENDING]
+        )
+
+
+def _finish_order(t: Trial) -> tuple[Any, int]:
+    return (t.finished_at or t.created_at, t.number)
+
+
+def _states(state: StateArg) -> list[TrialState] | None:
+    if state is None:
+        return None
+    if isinstance(state, str | TrialState):
+        state = [state]
+    return [TrialState(str(s).upper()) for s in state]
+
+
+def _rng(seed: int, position: int) -> np.random.Generator:
+    import numpy as np
+
+    return np.random.default_rng([seed, position])
+
+
+def create_study(spec: dict[str, Any] | StudySpec, storage: str | None = None) -> Study:
+    """Validate ``spec`` and create its study, or return the stored study with the same spec.
+
+    A budget in ``spec`` larger than the stored one raises the stored budget.
+    """
+    spec_obj, _space, objectives = validate_study_spec(spec)
+    store = Store(storage)
+    objs = [ObjectiveInfo(o.name, o.direction, o.ref) for o in objectives]
+    info, created = store.create_study(
+        spec_obj.name, spec_obj.to_json(), spec_obj.spec_hash(), spec_obj.budget.trials, objs
+    )
+    if not created and info.budget != spec_obj.budget.trials:
+        store.set_budget(info.id, spec_obj.budget.trials)
+        info = store.get_study(spec_obj.name)
+    study = Study(store, info, spec_obj)
+    study._space = _space
+    return study
+
+
+def load_study(name: str, storage: str | None = None) -> Study:
+    """Open a stored study by name (cheap: builds no search space until one is needed)."""
+    store = Store(storage)
+    info = store.get_study(name)
+    spec = parse_spec(json.loads(info.spec_json))
+    spec.budget.trials = info.budget
+    return Study(store, info, spec)

@@ -1,0 +1,60 @@
+"""Schema versions: create a new database at the head revision, upgrade older ones.
+
+Opening a store checks the revision with one query (alembic is imported only when a
+migration must actually run). A database at an older revision is refused with the
+command that upgrades it: ``nas db upgrade``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, inspect, text
+
+HEAD = "0001"  # keep equal to the newest file in migrations/versions (a test checks)
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class SchemaError(RuntimeError):
+    """The database schema is older or newer than this version of the store."""
+
+
+def current_revision(conn: Connection) -> str | None:
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def ensure_schema(write_engine: Engine) -> None:
+    """Create the schema in an empty database; refuse one at another revision."""
+    with write_engine.connect() as conn:
+        rev = current_revision(conn)
+        conn.rollback()
+    if rev == HEAD:
+        return
+    if rev is None:
+        upgrade(write_engine)
+        return
+    raise SchemaError(
+        f"the database is at schema revision {rev!r}, this version needs {HEAD!r}: "
+        "run `nas db upgrade --storage URL` (back it up first)"
+    )
+
+
+def upgrade(write_engine: Engine, revision: str = "head") -> str | None:
+    """Run Alembic migrations up to ``revision``; returns the revision reached.
+
+    Runs in one transaction that holds the database's write lock (BEGIN IMMEDIATE on
+    SQLite, an advisory lock on PostgreSQL), so concurrent first opens are safe.
+    """
+    from alembic import command
+    from alembic.config import Config
+
+    with write_engine.connect() as conn, conn.begin():
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(4242001)"))
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+        return current_revision(conn)

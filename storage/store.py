@@ -1,0 +1,454 @@
+"""The store: every read and write of studies and trials, each in one transaction.
+
+Write transactions serialise per study: SQLite takes its write lock up front
+(``BEGIN IMMEDIATE``), PostgreSQL locks the study row (``SELECT … FOR UPDATE``). That
+makes trial numbering, budget reservation and the incremental Pareto flags exact under
+any number of concurrent drivers and workers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from storage.engine import get_engine, resolve_url
+from storage.migrate import ensure_schema
+from storage.models import ObjectiveRow, StudyRow, TrialRow
+from storage.records import ObjectiveInfo, StudyInfo, StudySummary, Trial, TrialState
+
+_CHECKED: set[str] = set()
+ACTIVE = (TrialState.PENDING, TrialState.RUNNING, TrialState.COMPLETE)
+
+
+class StoreError(RuntimeError):
+    """Base class of the store's errors."""
+
+
+class StudyNotFoundError(StoreError, KeyError):
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class StudyExistsError(StoreError):
+    """A study of that name exists with a different spec."""
+
+
+class TrialStateError(StoreError):
+    """A trial is not in a state that allows the operation (e.g. told twice differently)."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Store:
+    """SQL store for studies and trials; ``url`` defaults to ``NAS_STORAGE`` or ./nas.db."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = resolve_url(url)
+        self._w = get_engine(self.url, write=True)
+        self._r = get_engine(self.url, write=False)
+        if self.url not in _CHECKED:
+            ensure_schema(self._w)
+            _CHECKED.add(self.url)
+
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        with Session(self._w, expire_on_commit=False) as s, s.begin():
+            yield s
+
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        with Session(self._r, expire_on_commit=False) as s, s.begin():
+            yield s
+
+    # ---- studies ---------------------------------------------------------------------
+
+    def create_study(
+        self,
+        name: str,
+        spec_json: str,
+        spec_hash: str,
+        budget: int,
+        objectives: Sequence[ObjectiveInfo],
+    ) -> tuple[StudyInfo, bool]:
+        """Create a study, or return the existing one with the same spec.
+
+        Returns ``(study, created)``; raises :class:`StudyExistsError` when the name is
+        taken by a different spec.
+        """
+        with self._write() as s:
+            row = s.scalar(select(StudyRow).where(StudyRow.name == name))
+            if row is not None:
+                if row.spec_hash != spec_hash:
+                    raise StudyExistsError(
+                        f"a study named {name!r} already exists with a different spec: choose "
+                        f"another name, or `nas resume {name}` to continue the stored one"
+                    )
+                return self._study_info(s, row), False
+            row = StudyRow(
+                name=name, spec_json=spec_json, spec_hash=spec_hash, budget=budget, created_at=utcnow()
+            )
+            s.add(row)
+            s.flush()
+            for i, o in enumerate(objectives):
+                s.add(ObjectiveRow(study_id=row.id, idx=i, name=o.name, direction=o.direction, ref=o.ref))
+            s.flush()
+            return self._study_info(s, row), True
+
+    def get_study(self, name: str) -> StudyInfo:
+        with self._read() as s:
+            row = s.scalar(select(StudyRow).where(StudyRow.name == name))
+            if row is None:
+                names = s.scalars(select(StudyRow.name).order_by(StudyRow.id)).all()
+                hint = f"stored studies: {', '.join(names[:20])}" if names else "the store is empty"
+                raise StudyNotFoundError(f"no study named {name!r} in {self.url} ({hint})")
+            return self._study_info(s, row)
+
+    def set_budget(self, study_id: int, budget: int) -> None:
+        with self._write() as s:
+            s.execute(update(StudyRow).where(StudyRow.id == study_id).values(budget=budget))
+
+    def list_studies(self) -> list[StudySummary]:
+        with self._read() as s:
+            rows = s.execute(
+                select(StudyRow.id, StudyRow.name, StudyRow.budget, StudyRow.created_at,
+                       StudyRow.spec_json).order_by(StudyRow.id)
+            ).all()
+            counts = s.execute(
+                select(TrialRow.study_id, TrialRow.state, func.count()).group_by(
+                    TrialRow.study_id, TrialRow.state
+                )
+            ).all()
+        by_study: dict[int, dict[str, int]] = {}
+        for sid, state, n in counts:
+            by_study.setdefault(sid, {})[state] = n
+        return [
+            StudySummary(name, budget, created, by_study.get(sid, {}), _space_name(spec))
+            for sid, name, budget, created, spec in rows
+        ]
+
+    def _study_info(self, s: Session, row: StudyRow) -> StudyInfo:
+        objs = s.scalars(
+            select(ObjectiveRow).where(ObjectiveRow.study_id == row.id).order_by(ObjectiveRow.idx)
+        ).all()
+        return StudyInfo(
+            id=row.id,
+            name=row.name,
+            spec_json=row.spec_json,
+            spec_hash=row.spec_hash,
+            budget=row.budget,
+            objectives=tuple(ObjectiveInfo(o.name, o.direction, o.ref) for o in objs),
+            created_at=row.created_at,
+        )
+
+    def _lock_study(self, s: Session, study_id: int) -> None:
+        """Serialise writers of one study (SQLite already holds the database lock)."""
+        if s.bind is not None and s.bind.dialect.name == "postgresql":
+            s.execute(select(StudyRow.id).where(StudyRow.id == study_id).with_for_update())
+
+    # ---- creating and claiming trials -----------------------------------------------
+
+    def create_trials(
+        self,
+        study_id: int,
+        params: Sequence[dict[str, Any]],
+        *,
+        state: TrialState = TrialState.PENDING,
+        worker_id: str | None = None,
+        budget: int | None = None,
+        metrics: Sequence[dict[str, Any]] | None = None,
+    ) -> list[Trial]:
+        """Insert trials with the next free numbers. With ``budget``, creates at most as
+        many as the budget still allows (trials that count: PENDING, RUNNING, COMPLETE,
+        and FAILED ones that were not re-queued)."""
+        with self._write() as s:
+            self._lock_study(s, study_id)
+            k = len(params)
+            if budget is not None:
+                k = max(0, min(k, budget - self._used(s, study_id)))
+            if k == 0:
+                return []
+            start = s.scalar(select(func.max(TrialRow.number)).where(TrialRow.study_id == study_id))
+            start = -1 if start is None else start
+            now = utcnow()
+            running = state == TrialState.RUNNING
+            rows = [
+                TrialRow(
+                    study_id=study_id, number=start + 1 + i, state=state.value,
+                    params_json=json.dumps(p), metrics_json=_dump(metrics[i]) if metrics else None,
+                    attempt=0, requeued=False, worker_id=worker_id, created_at=now,
+                    started_at=now if running else None, heartbeat_at=now if running else None,
+                    is_pareto=False, feasible=True,
+                )
+                for i, p in enumerate(params[:k])
+            ]
+            s.add_all(rows)
+            s.flush()
+            return [_to_trial(r) for r in rows]
+
+    def _used(self, s: Session, study_id: int) -> int:
+        counted = s.scalar(
+            select(func.count()).where(
+                TrialRow.study_id == study_id,
+                (TrialRow.state.in_([st.value for st in ACTIVE]))
+                | ((TrialRow.state == TrialState.FAILED.value) & (TrialRow.requeued.is_(False))),
+            )
+        )
+        return int(counted or 0)
+
+    def budget_left(self, study_id: int, budget: int) -> int:
+        with self._read() as s:
+            return max(0, budget - self._used(s, study_id))
+
+    def claim_pending(self, study_id: int, n: int, worker_id: str) -> list[Trial]:
+        """Move up to ``n`` PENDING trials to RUNNING for ``worker_id`` (oldest first)."""
+        with self._write() as s:
+            q = (
+                select(TrialRow)
+                .where(TrialRow.study_id == study_id, TrialRow.state == TrialState.PENDING.value)
+                .order_by(TrialRow.number)
+                .limit(n)
+            )
+            if s.bind is not None and s.bind.dialect.name == "postgresql":
+                q = q.with_for_update(skip_locked=True)
+            rows = s.scalars(q).all()
+            now = utcnow()
+            for r in rows:
+                r.state, r.worker_id, r.started_at, r.heartbeat_at = "RUNNING", worker_id, now, now
+            s.flush()
+            return [_to_trial(r) for r in rows]
+
+    def start_trial(self, trial_id: int, worker_id: str) -> Trial:
+        """Mark a trial RUNNING on ``worker_id`` (a worker taking over a handed-out trial)."""
+        with self._write() as s:
+            r = self._trial_row(s, trial_id)
+            if r.state not in (TrialState.PENDING.value, TrialState.RUNNING.value):
+                raise TrialStateError(f"trial #{r.number} is {r.state}; it cannot be started")
+            now = utcnow()
+            r.state, r.worker_id, r.heartbeat_at = "RUNNING", worker_id, now
+            r.started_at = r.started_at or now
+            return _to_trial(r)
+
+    def heartbeat(self, trial_id: int) -> bool:
+        """Refresh a running trial's lease; False when it is no longer RUNNING."""
+        with self._write() as s:
+            res = s.execute(
+                update(TrialRow)
+                .where(TrialRow.id == trial_id, TrialRow.state == TrialState.RUNNING.value)
+                .values(heartbeat_at=utcnow())
+            )
+            return bool(res.rowcount)
+
+    # ---- finishing trials -------------------------------------------------------------
+
+    def complete_trial(
+        self,
+        trial_id: int,
+        values: dict[str, float],
+        metrics: dict[str, Any] | None = None,
+        feasible: bool = True,
+    ) -> Trial:
+        """Record a result and update the Pareto flags in the same transaction.
+
+        Idempotent: the same values again are a no-op; different values raise.
+        """
+        with self._write() as s:
+            r = self._trial_row(s, trial_id)
+            self._lock_study(s, r.study_id)
+            if r.state == TrialState.COMPLETE.value:
+                if json.loads(r.values_json or "null") == values:
+                    return _to_trial(r)
+                raise TrialStateError(
+                    f"trial #{r.number} is already COMPLETE with values {r.values_json}; "
+                    f"refusing different values {json.dumps(values)}"
+                )
+            if r.state == TrialState.FAILED.value:
+                raise TrialStateError(
+                    f"trial #{r.number} is FAILED ({(r.error or '').splitlines()[0][:200]}); "
+                    "its result is not recorded"
+                )
+            directions = self._directions(s, r.study_id)
+            r.state, r.values_json, r.finished_at = "COMPLETE", _dump(values), utcnow()
+            if metrics is not None:
+                r.metrics_json = _dump({**json.loads(r.metrics_json or "{}"), **metrics})
+            r.feasible = feasible
+            if feasible:
+                self._update_front(s, r, values, directions)
+            s.flush()
+            return _to_trial(r)
+
+    def _directions(self, s: Session, study_id: int) -> list[tuple[str, float]]:
+        rows = s.execute(
+            select(ObjectiveRow.name, ObjectiveRow.direction)
+            .where(ObjectiveRow.study_id == study_id)
+            .order_by(ObjectiveRow.idx)
+        ).all()
+        return [(n, 1.0 if d == "min" else -1.0) for n, d in rows]
+
+    def _update_front(
+        self, s: Session, r: TrialRow, values: dict[str, float], directions: list[tuple[str, float]]
+    ) -> None:
+        y = [sign * values[name] for name, sign in directions]
+        front = s.execute(
+            select(TrialRow.id, TrialRow.values_json).where(
+                TrialRow.study_id == r.study_id, TrialRow.is_pareto.is_(True)
+            )
+        ).all()
+        beaten = []
+        for fid, vj in front:
+            v = json.loads(vj)
+            f = [sign * v[name] for name, sign in directions]
+            if _dominates(f, y):
+                return
+            if _dominates(y, f):
+                beaten.append(fid)
+        r.is_pareto = True
+        if beaten:
+            s.execute(update(TrialRow).where(TrialRow.id.in_(beaten)).values(is_pareto=False))
+
+    def fail_trial(self, trial_id: int, error: str, metrics: dict[str, Any] | None = None) -> Trial:
+        """Mark a trial FAILED with its error text. Failing a FAILED trial again is a no-op."""
+        with self._write() as s:
+            r = self._trial_row(s, trial_id)
+            if r.state == TrialState.FAILED.value:
+                return _to_trial(r)
+            if r.state == TrialState.COMPLETE.value:
+                raise TrialStateError(f"trial #{r.number} is already COMPLETE; it cannot fail")
+            r.state, r.error, r.finished_at = "FAILED", error, utcnow()
+            if metrics:
+                r.metrics_json = _dump({**json.loads(r.metrics_json or "{}"), **metrics})
+            return _to_trial(r)
+
+    def reap(
+        self,
+        study_id: int,
+        grace_s: float,
+        is_dead: Callable[[str | None], bool],
+        max_retries: int,
+    ) -> list[tuple[Trial, Trial | None]]:
+        """Fail RUNNING trials whose lease expired or whose worker is known dead, and
+        re-queue their params as new PENDING trials while attempts remain.
+
+        Returns ``(failed, retry or None)`` pairs.
+        """
+        cutoff = utcnow() - timedelta(seconds=grace_s)
+        out: list[tuple[Trial, Trial | None]] = []
+        with self._write() as s:
+            self._lock_study(s, study_id)
+            rows = s.scalars(
+                select(TrialRow).where(
+                    TrialRow.study_id == study_id, TrialRow.state == TrialState.RUNNING.value
+                )
+            ).all()
+            stale = [r for r in rows if (r.heartbeat_at or r.created_at) < cutoff or is_dead(r.worker_id)]
+            number = s.scalar(select(func.max(TrialRow.number)).where(TrialRow.study_id == study_id))
+            for r in stale:
+                why = "worker died" if is_dead(r.worker_id) else f"no heartbeat for {grace_s:g} s"
+                r.state, r.finished_at = "FAILED", utcnow()
+                retry = None
+                if r.attempt < max_retries:
+                    number = (number or 0) + 1
+                    r.requeued = True
+                    r.error = f"lease lost ({why}) on {r.worker_id}; re-queued as trial #{number}"
+                    retry = TrialRow(
+                        study_id=study_id, number=number, state="PENDING", params_json=r.params_json,
+                        attempt=r.attempt + 1, retry_of=r.id, requeued=False, created_at=utcnow(),
+                        is_pareto=False, feasible=True,
+                    )
+                    s.add(retry)
+                else:
+                    r.error = f"lease lost ({why}) on {r.worker_id}; gave up after {r.attempt + 1} attempt(s)"
+                s.flush()
+                out.append((_to_trial(r), _to_trial(retry) if retry else None))
+        return out
+
+    # ---- reading ----------------------------------------------------------------------
+
+    def trials(
+        self, study_id: int, states: Sequence[TrialState] | None = None, pareto_only: bool = False
+    ) -> list[Trial]:
+        with self._read() as s:
+            q = select(TrialRow).where(TrialRow.study_id == study_id)
+            if states:
+                q = q.where(TrialRow.state.in_([st.value for st in states]))
+            if pareto_only:
+                q = q.where(TrialRow.is_pareto.is_(True))
+            return [_to_trial(r) for r in s.scalars(q.order_by(TrialRow.number))]
+
+    def get_trial(self, trial_id: int) -> Trial:
+        with self._read() as s:
+            return _to_trial(self._trial_row(s, trial_id))
+
+    def counts(self, study_id: int) -> dict[str, int]:
+        with self._read() as s:
+            rows = s.execute(
+                select(TrialRow.state, func.count())
+                .where(TrialRow.study_id == study_id)
+                .group_by(TrialRow.state)
+            ).all()
+        return {state: n for state, n in rows}
+
+    def _trial_row(self, s: Session, trial_id: int) -> TrialRow:
+        r = s.get(TrialRow, trial_id)
+        if r is None:
+            raise TrialStateError(f"no trial with id {trial_id}")
+        return r
+
+
+def _dominates(a: Sequence[float], b: Sequence[float]) -> bool:
+    return all(x <= y for x, y in zip(a, b, strict=True)) and any(x < y for x, y in zip(a, b, strict=True))
+
+
+def _dump(d: dict[str, Any] | None) -> str | None:
+    return None if d is None else json.dumps(d, default=_json_default)
+
+
+def _json_default(o: Any) -> Any:
+    if hasattr(o, "item"):  # numpy / torch scalars
+        return o.item()
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    raise TypeError(f"{type(o).__name__} is not JSON serialisable")
+
+
+def _load(s: str | None) -> Any:
+    return None if s is None else json.loads(s)
+
+
+def _to_trial(r: TrialRow) -> Trial:
+    return Trial(
+        id=r.id,
+        number=r.number,
+        state=TrialState(r.state),
+        params=json.loads(r.params_json),
+        values=_load(r.values_json),
+        metrics=_load(r.metrics_json) or {},
+        error=r.error,
+        attempt=r.attempt,
+        worker_id=r.worker_id,
+        heartbeat_at=r.heartbeat_at,
+        created_at=r.created_at,
+        started_at=r.started_at,
+        finished_at=r.finished_at,
+        is_pareto=bool(r.is_pareto),
+        feasible=bool(r.feasible),
+    )
+
+
+def _space_name(spec_json: str) -> str:
+    try:
+        return str(json.loads(spec_json).get("space", {}).get("name", ""))
+    except (ValueError, AttributeError):
+        return ""
+
+
+def is_finite_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
