@@ -6,6 +6,7 @@ database each time, so a resumed study continues the same sequence.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,7 +24,9 @@ def sobol_points(d: int, seed: int, start: int, n: int) -> np.ndarray:
     engine = qmc.Sobol(d=max(d, 1), scramble=True, seed=seed)
     if start:
         engine.fast_forward(start)
-    return engine.random(n)[:, :d]
+    with warnings.catch_warnings():  # balance needs powers of 2; studies ask any n
+        warnings.simplefilter("ignore", UserWarning)
+        return engine.random(n)[:, :d]
 
 
 def sobol_configs(params: dict[str, Param], seed: int, start: int, n: int) -> list[dict[str, Any]]:
