@@ -37,6 +37,7 @@ class Study:
         self.spec = spec
         self._space: SearchSpace | None = None
         self._optimizer: Optimizer | None = None
+        self._snapshot = _Snapshot()
 
     # ---- identity ---------------------------------------------------------------------
 
@@ -104,9 +105,7 @@ class Study:
         return trials
 
     def _propose(self, n: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        history = self.trials(TrialState.COMPLETE)
-        pending = self.trials([TrialState.RUNNING, TrialState.PENDING])
-        position = max((t.number for t in [*history, *pending]), default=-1) + 1
+        history, pending, position = self._snapshot.refresh(self.store, self.id)
         opt = self.optimizer
         configs = opt.propose(history, pending, n, _rng(self.spec.optimizer.seed, position))
         from search_spaces.params import validate_config
@@ -239,6 +238,31 @@ class Study:
         return self.store.budget_left(self.id, self.budget) == 0 and not self.trials(
             [TrialState.RUNNING, TrialState.PENDING]
         )
+
+
+class _Snapshot:
+    """What the optimizer sees, read incrementally: finished trials never change, so each
+    refresh reads only trials created since the last one plus those that were still open."""
+
+    def __init__(self) -> None:
+        self.complete: dict[int, Trial] = {}
+        self.open: dict[int, Trial] = {}
+        self.max_id = 0
+        self.max_number = -1
+
+    def refresh(self, store: Store, study_id: int) -> tuple[list[Trial], list[Trial], int]:
+        fresh = store.trials_changed(study_id, self.max_id, list(self.open))
+        for t in fresh:
+            self.max_id = max(self.max_id, t.id)
+            self.max_number = max(self.max_number, t.number)
+            self.open.pop(t.id, None)
+            if t.state == TrialState.COMPLETE:
+                self.complete[t.id] = t
+            elif t.state in (TrialState.RUNNING, TrialState.PENDING):
+                self.open[t.id] = t
+        history = sorted(self.complete.values(), key=lambda t: t.number)
+        pending = sorted(self.open.values(), key=lambda t: t.number)
+        return history, pending, self.max_number + 1
 
 
 def _finish_order(t: Trial) -> tuple[Any, int]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError
 
 HEAD = "0001"  # keep equal to the newest file in migrations/versions (a test checks)
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -20,16 +21,18 @@ class SchemaError(RuntimeError):
 
 
 def current_revision(conn: Connection) -> str | None:
-    if not inspect(conn).has_table("alembic_version"):
+    """The schema revision, or None for a database without our tables (one cheap query)."""
+    try:
+        with conn.begin_nested():
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except DBAPIError:  # no alembic_version table yet
         return None
-    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
-def ensure_schema(write_engine: Engine) -> None:
+def ensure_schema(write_engine: Engine, read_engine: Engine | None = None) -> None:
     """Create the schema in an empty database; refuse one at another revision."""
-    with write_engine.connect() as conn:
+    with (read_engine or write_engine).connect() as conn, conn.begin():
         rev = current_revision(conn)
-        conn.rollback()
     if rev == HEAD:
         return
     if rev is None:

@@ -56,7 +56,7 @@ class Store:
         self._w = get_engine(self.url, write=True)
         self._r = get_engine(self.url, write=False)
         if self.url not in _CHECKED:
-            ensure_schema(self._w)
+            ensure_schema(self._w, self._r)
             _CHECKED.add(self.url)
 
     @contextmanager
@@ -382,6 +382,15 @@ class Store:
             if pareto_only:
                 q = q.where(TrialRow.is_pareto.is_(True))
             return [_to_trial(r) for r in s.scalars(q.order_by(TrialRow.number))]
+
+    def trials_changed(self, study_id: int, after_id: int, open_ids: Sequence[int]) -> list[Trial]:
+        """Trials created after ``after_id`` plus the trials ``open_ids`` (to see if they finished)."""
+        with self._read() as s:
+            cond = TrialRow.id > after_id
+            if open_ids:
+                cond = cond | TrialRow.id.in_(list(open_ids))
+            q = select(TrialRow).where(TrialRow.study_id == study_id, cond).order_by(TrialRow.id)
+            return [_to_trial(r) for r in s.scalars(q)]
 
     def get_trial(self, trial_id: int) -> Trial:
         with self._read() as s:
