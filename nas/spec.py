@@ -118,7 +118,6 @@ class StudySpec(_Model):
     max_retries: int = Field(default=2, ge=0)
     constraints: list[ConstraintSpec] = Field(default_factory=list)
     lease: LeaseSpec = Field(default_factory=LeaseSpec)
-    seed: int | None = None
 
     def to_json(self) -> str:
         return json.dumps(self.model_dump(mode="json", by_alias=True, exclude_none=True), sort_keys=True)
