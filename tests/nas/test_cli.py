@@ -122,3 +122,10 @@ def test_read_commands_import_neither_torch_nor_ray(tmp_path, command):
                        env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
     assert p.returncode == 0, p.stderr
     assert p.stderr.strip().endswith("HEAVY:"), p.stderr[-300:]
+
+
+def test_db_upgrade_creates_the_schema_and_is_idempotent(tmp_path, storage_url):
+    url = storage_url if storage_url.startswith("postgresql") else f"sqlite:///{tmp_path}/up.db"
+    for _ in range(2):
+        out = nas("db", "upgrade", "--storage", url).stdout
+        assert "schema at revision 0001" in out
