@@ -105,7 +105,7 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
 def hutchinson_traces(model: nn.Module, criterion: Criterion, batches: Sequence[Batch],
                       layers: Sequence[str] | None = None, *, max_iter: int = 200,
                       min_iter: int = 16, tol: float = 1e-2, probes_per_step: int = 8,
-                      seed: int = 0) -> dict[str, TraceEstimate]:
+                      vectorize: bool = False, seed: int = 0) -> dict[str, TraceEstimate]:
     """Per-layer Hessian traces by Hutchinson's estimator, all layers from the same probes.
 
     Each probe ``v`` is Rademacher over every layer weight at once; one product ``H v``
@@ -114,6 +114,8 @@ def hutchinson_traces(model: nn.Module, criterion: Criterion, batches: Sequence[
     through ``batches``, and sampling ends only after whole passes so every batch weighs
     the same: once every layer has standard error below ``tol·|mean|`` (after ``min_iter``
     probes), or once ``max_iter`` probes are reached (rounded up to a whole pass).
+    ``vectorize`` runs a step's products at once through vmap: faster on some models
+    (MLPs), slower on others (small CNNs on CPU), so it is off by default.
     """
     _check_estimator_args(batches, max_iter, min_iter, tol, probes_per_step)
     weights = layer_weights(model, layers)
@@ -126,7 +128,7 @@ def hutchinson_traces(model: nn.Module, criterion: Criterion, batches: Sequence[
         while n < max_iter or step % n_batches:
             if grads is None or n_batches > 1:
                 grads = loss_gradients(batch_loss(model, criterion, batches[step % n_batches]), params)
-            samples.append(_probe_samples(grads, params, probes_per_step, gen))
+            samples.append(_probe_samples(grads, params, probes_per_step, gen, vectorize))
             n, step = n + probes_per_step, step + 1
             if step % n_batches == 0 and n >= min_iter and _converged(torch.cat(samples), tol):
                 break
@@ -134,19 +136,20 @@ def hutchinson_traces(model: nn.Module, criterion: Criterion, batches: Sequence[
 
 
 def _probe_samples(grads: Sequence[Tensor], params: Sequence[Tensor], k: int,
-                   gen: torch.Generator) -> Tensor:
+                   gen: torch.Generator, vectorize: bool) -> Tensor:
     """``k x L`` samples ``v_iᵀ (H v)_i`` from ``k`` fresh Rademacher probes."""
     p0 = params[0]
     vs = rademacher([p.shape for p in params], k, gen, p0.dtype, p0.device)
-    hvs = _batched_hvp(grads, params, vs)
+    hvs = _batched_hvp(grads, params, vs, vectorize)
     cols = [(v * hv).reshape(k, -1).sum(1) for v, hv in zip(vs, hvs, strict=True)]
     return torch.stack(cols, 1).detach().to(torch.float64)
 
 
 def _batched_hvp(grads: Sequence[Tensor], params: Sequence[Tensor],
-                 vs: Sequence[Tensor]) -> tuple[Tensor, ...]:
-    """``k`` products at once through vmap; one at a time where vmap lacks an operator."""
-    if vs[0].shape[0] > 1:
+                 vs: Sequence[Tensor], vectorize: bool) -> tuple[Tensor, ...]:
+    """``k`` products, at once through vmap when ``vectorize`` (a loop where vmap lacks an
+    operator), else one at a time."""
+    if vectorize and vs[0].shape[0] > 1:
         try:
             return hvp(grads, params, vs, batched=True)
         except RuntimeError as e:  # a layer whose double backward has no batching rule

@@ -103,7 +103,9 @@ def test_frontier_with_ties_and_pick_under_a_size_limit():
 
 
 def test_bad_inputs_are_named():
-    omega, _costs = _problem(0)
+    omega, costs = _problem(0)
+    with pytest.raises(InfeasibleBudget, match=r"size <= 0 \(least possible"):
+        ilp_allocate(omega, BITS, costs, {"size": 0.0})
     with pytest.raises(AllocationError, match="shape"):
         ilp_allocate(omega[:, :2], BITS)
     with pytest.raises(AllocationError, match="no cost table"):

@@ -1,0 +1,221 @@
+"""The models the ``hawq`` space quantizes: built-in tasks trained once and cached, or a
+user model given as ``module:function``.
+
+Built-in tasks (offline data only):
+
+* ``digits``: scikit-learn's 8x8 digits (1,797 images, 10 classes), 80/20 split, a 5-layer
+  CNN (``conv1``-``conv3``, ``fc1``, ``fc2``; about 23k weights). Trains in ~2 s on one core.
+* ``mnist1d``: the ``mnist1d`` package's 1-D digits (4,000 train / 1,000 test, length 40),
+  a 5-layer 1-D CNN with the same layer names.
+
+A trained model is cached by task and seed under ``$NAS_CACHE_DIR/hawq`` (default
+``~/.cache/nas/hawq``) and reused. A user function returns ``(model, train, test)`` or
+``(model, train, test, criterion)``: ``model`` a trained ``nn.Module``, ``train`` and
+``test`` iterables of ``(x, y)`` batches (a ``DataLoader`` works), ``criterion`` a loss
+``f(logits, y)`` (cross-entropy when absent). Accuracy is top-1 over ``test``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from proxies.hessian import Batch, Criterion, quantizable_layers
+
+CACHE_VERSION = 1
+TASKS = ("digits", "mnist1d")
+
+
+class TaskError(ValueError):
+    """A model function could not be imported or returned something unusable."""
+
+
+@dataclass
+class Task:
+    """A trained model with its data: ``train`` for Hessians and calibration, ``test`` held out."""
+
+    name: str
+    model: nn.Module
+    train: list[Batch]
+    test: list[Batch]
+    criterion: Criterion
+    float_accuracy: float
+
+
+class DigitsCNN(nn.Module):
+    """``B x 1 x 8 x 8`` images → ``B x 10`` logits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 16, 3, padding=1)
+        self.conv2 = nn.Conv2d(16, 32, 3, padding=1)
+        self.conv3 = nn.Conv2d(32, 32, 3, padding=1)
+        self.fc1 = nn.Linear(32 * 2 * 2, 64)
+        self.fc2 = nn.Linear(64, 10)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = torch.relu(self.conv1(x))
+        x = nn.functional.max_pool2d(torch.relu(self.conv2(x)), 2)
+        x = nn.functional.max_pool2d(torch.relu(self.conv3(x)), 2)
+        return self.fc2(torch.relu(self.fc1(x.flatten(1))))
+
+
+class Mnist1dCNN(nn.Module):
+    """``B x 1 x 40`` signals → ``B x 10`` logits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv1d(1, 24, 5, padding=2)
+        self.conv2 = nn.Conv1d(24, 32, 3, padding=1, stride=2)
+        self.conv3 = nn.Conv1d(32, 32, 3, padding=1, stride=2)
+        self.fc1 = nn.Linear(32 * 10, 64)
+        self.fc2 = nn.Linear(64, 10)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = torch.relu(self.conv3(torch.relu(self.conv2(torch.relu(self.conv1(x))))))
+        return self.fc2(torch.relu(self.fc1(x.flatten(1))))
+
+
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``n`` intra-op threads (unchanged when None), then restore.
+
+    The built-in models are tiny: extra threads only add synchronisation, and on a busy
+    machine two threads can be ten times slower than one.
+    """
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def cache_dir() -> Path:
+    """``$NAS_CACHE_DIR/hawq`` or ``~/.cache/nas/hawq``."""
+    return Path(os.environ.get("NAS_CACHE_DIR") or Path.home() / ".cache" / "nas") / "hawq"
+
+
+def load_arrays(task: str, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(x_train, y_train, x_test, y_test)`` as float32 ``N x 1 x ...`` inputs, int64 labels."""
+    if task == "digits":
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
+
+        d = load_digits()
+        x = (d.images / 16.0).astype(np.float32)[:, None]
+        xtr, xte, ytr, yte = train_test_split(x, d.target, test_size=0.2, random_state=seed,
+                                              stratify=d.target)
+    elif task == "mnist1d":
+        from mnist1d.data import get_dataset_args, make_dataset
+
+        args = get_dataset_args()
+        args.seed = seed
+        d = make_dataset(args)
+        xtr, ytr = d["x"].astype(np.float32)[:, None], d["y"]
+        xte, yte = d["x_test"].astype(np.float32)[:, None], d["y_test"]
+    else:
+        raise TaskError(f"unknown task {task!r}: choose one of {list(TASKS)}")
+    return xtr, ytr.astype(np.int64), xte, yte.astype(np.int64)
+
+
+def to_batches(x: np.ndarray, y: np.ndarray, size: int) -> list[Batch]:
+    """Split arrays into ``(x, y)`` tensor batches of ``size`` in order."""
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    return [(xt[i:i + size], yt[i:i + size]) for i in range(0, len(xt), size)]
+
+
+def train(model: nn.Module, x: np.ndarray, y: np.ndarray, seed: int, epochs: int) -> nn.Module:
+    """Adam with cosine decay on shuffled mini-batches of 64; returns the model in eval mode."""
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    steps = epochs * ((len(x) + 63) // 64)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    model.train()
+    for _ in range(epochs):
+        for idx in torch.randperm(len(xt), generator=gen).split(64):
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(xt[idx]), yt[idx]).backward()
+            opt.step()
+            sched.step()
+    return model.eval()
+
+
+def accuracy(model: nn.Module, batches: Iterable[Batch]) -> float:
+    """Top-1 accuracy of ``model`` over ``batches``."""
+    hits = total = 0
+    with torch.no_grad():
+        for x, y in batches:
+            hits += int((model(x).argmax(1) == y).sum())
+            total += len(y)
+    return hits / max(total, 1)
+
+
+def builtin_task(task: str = "digits", seed: int = 0) -> Task:
+    """The built-in task's trained model and data, training and caching it on first use."""
+    xtr, ytr, xte, yte = load_arrays(task, seed)
+    model = {"digits": DigitsCNN, "mnist1d": Mnist1dCNN}[task]()
+    path = cache_dir() / f"{task}-cnn-v{CACHE_VERSION}-seed{seed}.pt"
+    if path.exists():
+        model.load_state_dict(torch.load(path, weights_only=True))
+        model.eval()
+    else:
+        torch.manual_seed(seed)
+        with torch_threads(1):
+            model = train(model.__class__(), xtr, ytr, seed, epochs={"digits": 25, "mnist1d": 30}[task])
+        _save_atomic(model.state_dict(), path)
+    test = to_batches(xte, yte, 512)
+    return Task(task, model, to_batches(xtr, ytr, 256), test, nn.functional.cross_entropy,
+                accuracy(model, test))
+
+
+def _save_atomic(obj: Any, path: Path) -> None:
+    """Write to a temporary file, then rename, so concurrent workers never read half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.{time.monotonic_ns()}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def user_task(spec: str, kwargs: dict[str, Any] | None = None) -> Task:
+    """Call ``module:function(**kwargs)`` and check what it returns (see the module doc)."""
+    fn = import_function(spec)
+    out = fn(**(kwargs or {}))
+    if not isinstance(out, tuple | list) or len(out) not in (3, 4):
+        raise TaskError(f"{spec} returned {type(out).__name__}; it must return "
+                        "(model, train_batches, test_batches) or (..., criterion)")
+    model, tr, te = out[0], list(out[1]), list(out[2])
+    criterion = out[3] if len(out) == 4 else nn.functional.cross_entropy
+    if not isinstance(model, nn.Module) or not quantizable_layers(model):
+        raise TaskError(f"{spec} returned a model with no Linear or Conv layer to quantize "
+                        f"({type(model).__name__})")
+    if not tr or not te:
+        raise TaskError(f"{spec} returned empty data: train has {len(tr)} batches, test {len(te)}")
+    model.eval()
+    return Task(spec, model, tr, te, criterion, accuracy(model, te))
+
+
+def import_function(spec: str) -> Callable[..., Any]:
+    """Resolve ``"package.module:function"``."""
+    mod, sep, attr = spec.partition(":")
+    if not sep or not mod or not attr:
+        raise TaskError(f"model {spec!r} is not of the form 'package.module:function'")
+    try:
+        fn = getattr(importlib.import_module(mod), attr)
+    except (ImportError, AttributeError) as e:
+        raise TaskError(f"model {spec!r} cannot be imported: {e}") from None
+    if not callable(fn):
+        raise TaskError(f"model {spec!r} is not callable")
+    return fn
