@@ -136,10 +136,10 @@ class Study:
     def _trial_id(self, trial: Trial | int) -> int:
         if isinstance(trial, Trial):
             return trial.id
-        found = [t for t in self.store.trials(self.id) if t.number == trial]
-        if not found:
+        found = self.store.trial_by_number(self.id, int(trial))
+        if found is None:
             raise TellError(f"study {self.name!r} has no trial number {trial}")
-        return found[0].id
+        return found.id
 
     def _check_values(self, values: dict[str, float]) -> dict[str, float]:
         names = [o.name for o in self.objectives]

@@ -392,6 +392,11 @@ class Store:
             q = select(TrialRow).where(TrialRow.study_id == study_id, cond).order_by(TrialRow.id)
             return [_to_trial(r) for r in s.scalars(q)]
 
+    def trial_by_number(self, study_id: int, number: int) -> Trial | None:
+        with self._read() as s:
+            r = s.scalar(select(TrialRow).where(TrialRow.study_id == study_id, TrialRow.number == number))
+            return _to_trial(r) if r is not None else None
+
     def get_trial(self, trial_id: int) -> Trial:
         with self._read() as s:
             return _to_trial(self._trial_row(s, trial_id))
