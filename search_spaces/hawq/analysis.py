@@ -59,10 +59,15 @@ def layer_traces(task: Task, layers: Sequence[str], hs: HessianSettings,
 
 def sensitivity(task: Task, layers: Sequence[str], bit_choices: Sequence[int], per_channel: bool,
                 hs: HessianSettings, cache_key: str | None = None) -> Sensitivity:
-    """Traces and the HAWQ-V2 Ω table of ``layers`` at every width in ``bit_choices``."""
+    """Traces and the HAWQ-V2 Ω table of ``layers`` at every width in ``bit_choices``.
+
+    A negative trace estimate (noise from few probes, or a saddle) counts as zero: Ω must
+    not reward coarser quantization.
+    """
     traces, seconds = layer_traces(task, layers, hs, cache_key)
     weights = layer_weights(task.model, layers)
-    table = omega_table({n: traces[n].mean for n in layers}, weights, bit_choices, per_channel)
+    table = omega_table({n: max(traces[n].mean, 0.0) for n in layers}, weights, bit_choices,
+                        per_channel)
     omega = np.array([[table[n][b] for b in bit_choices] for n in layers])
     return Sensitivity(tuple(layers), tuple(bit_choices), traces, omega, seconds)
 
