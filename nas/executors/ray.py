@@ -1,0 +1,336 @@
+"""Ray executor: every trial is a Ray core task that evaluates it and writes its own result.
+
+The driver owns the optimizer and the budget. It keeps ``workers`` tasks in flight and
+asks the study for the next trial as soon as one finishes (asynchronous, no lock-step
+batches). A task gets the storage URL, the study name and the trial id; in the worker it
+takes the trial over (``start_trial`` with the worker's own id, so liveness follows the
+process that evaluates), beats the heartbeat, evaluates and tells. A result therefore
+survives the driver's death.
+
+Failures:
+
+- the evaluation raises, returns NaN or misses an objective: the worker records FAILED
+  with the message and the traceback summary (:mod:`nas.runner`);
+- the worker process dies (``os._exit``, an OOM kill, a lost node): Ray reports it, and the
+  driver fails the trial and re-queues its params at once, up to ``max_retries``;
+- the driver dies: finished results are in the store; ``nas resume`` re-queues the trials
+  whose workers died with it and runs to the exact budget.
+
+With no address a local Ray sized to the machine is started (and shut down at the end,
+with a watchdog that clears its processes even if the driver is killed); ``auto`` or
+``ray://host:port`` joins a cluster.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import ray
+from ray.exceptions import RayError, RayTaskError
+
+from nas import _workers
+from nas.executors.base import Executor, ProgressFn
+from nas.runner import error_summary, evaluate_trial
+from storage import Trial, TrialStateError
+
+if TYPE_CHECKING:
+    from nas.study import Study
+
+log = logging.getLogger(__name__)
+
+#: Settings that keep a local Ray quick to start and light on a small machine.
+LOCAL_RAY: dict[str, Any] = {
+    "include_dashboard": False,
+    "object_store_memory": 128 * 1024**2,
+    "log_to_driver": False,
+    "logging_level": logging.WARNING,
+}
+REAP_EVERY_S = 10.0
+
+
+class RayExecutorError(RuntimeError):
+    """The Ray executor cannot run as configured (e.g. the cluster lacks the resources)."""
+
+
+# ---- Ray sessions ----------------------------------------------------------------------
+
+
+@dataclass
+class RaySession:
+    """A connection to Ray; ``started`` when this process started a local Ray for it."""
+
+    address: str | None
+    started: bool
+    owned: bool
+    reaper: subprocess.Popen[bytes] | None = None
+
+
+def start_ray(address: str | None = None, *, num_cpus: int | None = None, **kwargs: Any) -> RaySession:
+    """Connect to Ray: join ``address`` (``auto``, ``host:port``, ``ray://…``) or start a local one.
+
+    Reuses a connection this process already holds (and will not shut it down). A local
+    Ray gets :data:`LOCAL_RAY` settings, ``num_cpus`` (default: the machine's cores) and a
+    watchdog that kills its processes when this process exits, even by SIGKILL.
+    """
+    if ray.is_initialized():
+        return RaySession(address, started=False, owned=False)
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if address:
+        ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING, **kwargs)
+        return RaySession(address, started=False, owned=True)
+    opts = {**LOCAL_RAY, "num_cpus": num_cpus or os.cpu_count() or 1, **kwargs}
+    ray.init(address="local", **opts)
+    return RaySession(None, started=True, owned=True, reaper=_start_reaper())
+
+
+def stop_ray(session: RaySession) -> None:
+    """Shut down (or disconnect from) Ray if ``session`` opened it; leaves no local Ray behind."""
+    if not session.owned:
+        return
+    try:
+        ray.shutdown()
+    finally:
+        if session.reaper is not None:
+            with suppress(OSError):
+                session.reaper.stdin.close()  # type: ignore[union-attr]
+            with suppress(subprocess.TimeoutExpired):
+                session.reaper.wait(timeout=5)
+
+
+@contextmanager
+def ray_session(address: str | None = None, **kwargs: Any) -> Iterator[RaySession]:
+    session = start_ray(address, **kwargs)
+    try:
+        yield session
+    finally:
+        stop_ray(session)
+
+
+def _start_reaper() -> subprocess.Popen[bytes] | None:
+    node = getattr(ray._private.worker, "_global_node", None)
+    if node is None:
+        return None
+    pids = [str(info.process.pid) for infos in node.all_processes.values() for info in infos if info.process]
+    return subprocess.Popen(
+        [sys.executable, "-m", "nas.executors._reaper", *pids],
+        stdin=subprocess.PIPE, start_new_session=True,
+    )
+
+
+# ---- the executor ------------------------------------------------------------------------
+
+
+@dataclass
+class RayExecutor(Executor):
+    """Run trials as Ray tasks, ``workers`` at a time, each with the given resources.
+
+    ``options`` go to the task's ``.options(...)`` (e.g. ``scheduling_strategy``);
+    ``init`` to ``ray.init`` when this executor connects.
+    """
+
+    workers: int = 2
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0
+    address: str | None = None
+    poll_s: float = 1.0
+    options: dict[str, Any] = field(default_factory=dict)
+    init: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.workers < 1:
+            raise RayExecutorError(f"workers={self.workers}: run at least one worker")
+        if self.cpus_per_trial <= 0 or self.gpus_per_trial < 0:
+            raise RayExecutorError(
+                f"cpus_per_trial={self.cpus_per_trial:g}, gpus_per_trial={self.gpus_per_trial:g}: "
+                "CPUs must be > 0 and GPUs >= 0"
+            )
+
+    @classmethod
+    def from_spec(cls, spec: Any, **overrides: Any) -> RayExecutor:
+        """From an ``ExecutorSpec``; ``overrides`` (workers=, address=, ...) win over it."""
+        fields = {
+            "workers": spec.workers,
+            "cpus_per_trial": spec.cpus_per_trial,
+            "gpus_per_trial": spec.gpus_per_trial,
+            "address": spec.address,
+        }
+        fields.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**fields)
+
+    def run(self, study: Study, progress: ProgressFn | None = None) -> None:
+        local_cpus = max(os.cpu_count() or 1, math.ceil(self.workers * self.cpus_per_trial))
+        with ray_session(self.address, num_cpus=None if self.address else local_cpus, **self.init):
+            self._check_resources()
+            _Driver(study, self, progress).run()
+
+    def _check_resources(self) -> None:
+        have = ray.cluster_resources()
+        for what, need in (("CPU", self.cpus_per_trial), ("GPU", self.gpus_per_trial)):
+            if need > have.get(what, 0.0):
+                raise RayExecutorError(
+                    f"each trial asks for {need:g} {what}(s) but the Ray cluster has {have.get(what, 0.0):g}: "
+                    f"lower executor.{what.lower()}s_per_trial or join a bigger cluster with --address"
+                )
+
+
+class _Driver:
+    """The driver loop of one :meth:`RayExecutor.run`."""
+
+    def __init__(self, study: Study, ex: RayExecutor, progress: ProgressFn | None) -> None:
+        self.study, self.ex, self.progress = study, ex, progress
+        self.wid = _workers.worker_id()
+        self.url = _absolute_url(study.store.url)
+        self.paths = _import_paths()
+        opts: dict[str, Any] = {"num_cpus": ex.cpus_per_trial, "max_retries": 0, **ex.options}
+        if ex.gpus_per_trial:
+            opts["num_gpus"] = ex.gpus_per_trial
+        self.task = _run_trial_task.options(**opts)
+        self.inflight: dict[ray.ObjectRef, int] = {}
+        self.resubmits: dict[int, int] = {}
+        self.settled: set[int] = set()
+
+    def run(self) -> None:
+        next_reap = time.monotonic() + REAP_EVERY_S
+        while True:
+            self._fill()
+            if self.inflight:
+                ready, _ = ray.wait(list(self.inflight), num_returns=1, timeout=self.ex.poll_s)
+                for ref in ready:
+                    self._collect(ref)
+            elif self.study.done():
+                return
+            else:  # the rest of the budget runs elsewhere (another driver, a worker left over)
+                time.sleep(self.ex.poll_s)
+                next_reap = 0.0
+            if time.monotonic() >= next_reap:
+                self._reap()
+                next_reap = time.monotonic() + REAP_EVERY_S
+
+    def _fill(self) -> None:
+        free = self.ex.workers - len(self.inflight)
+        if free > 0:
+            for t in self.study.ask(free, worker_id=self.wid, budget=self.study.budget):
+                self._submit(t.id)
+
+    def _submit(self, trial_id: int) -> None:
+        ref = self.task.remote(self.url, self.study.name, trial_id, self.paths)
+        self.inflight[ref] = trial_id
+
+    def _collect(self, ref: ray.ObjectRef) -> None:
+        tid = self.inflight.pop(ref)
+        try:
+            out = ray.get(ref)
+        except RayTaskError as e:  # our task code failed around the evaluation (e.g. the database)
+            out = self._fail(tid, f"the Ray task failed: {e}")
+        except RayError as e:  # the worker process died: crash, OOM kill, lost node
+            self._recover(tid, e)
+            return
+        if out is not None:
+            self._report(out)
+
+    def _fail(self, tid: int, error: str) -> Trial | None:
+        try:
+            return self.study.store.fail_trial(tid, error[-4000:])
+        except TrialStateError:
+            return self.study.store.get_trial(tid)
+
+    def _recover(self, tid: int, err: RayError) -> None:
+        t = self.study.store.get_trial(tid)
+        log.warning("worker of trial #%s died: %s", t.number, str(err).splitlines()[0] if str(err) else err)
+        if t.state.is_finished():  # it wrote its result, then died; or a reap got there first
+            self._report(t)
+            return
+        if t.worker_id == self.wid:  # died before it took the trial over: hand it out again
+            n = self.resubmits[tid] = self.resubmits.get(tid, 0) + 1
+            if n <= max(1, self.study.spec.max_retries):
+                self._submit(tid)
+            else:
+                self._report(self._fail(tid, f"no Ray worker could start trial #{t.number}: {err}"))
+            return
+        dead = t.worker_id
+        self._reap(lambda w: w == dead or _workers.is_dead(w))
+
+    def _reap(self, is_dead: Callable[[str | None], bool] = _workers.is_dead) -> None:
+        spec = self.study.spec
+        for failed, retry in self.study.store.reap(self.study.id, spec.lease.grace_s, is_dead, spec.max_retries):
+            if retry is None:
+                self._report(failed)
+            else:
+                self.settled.add(failed.id)
+                log.warning("trial #%s lost its worker; re-queued as #%s", failed.number, retry.number)
+
+    def _report(self, t: Trial | None) -> None:
+        if t is None or t.id in self.settled or not t.state.is_finished():
+            return
+        self.settled.add(t.id)
+        if self.progress is not None:
+            self.progress(self.study, t)
+
+
+# ---- the worker side -------------------------------------------------------------------
+
+_STUDIES: dict[tuple[str, str], Study] = {}
+_WORKER_ID: list[str] = []
+
+
+def run_trial(url: str, study_name: str, trial_id: int, paths: list[str] | None = None) -> Trial | None:
+    """Take over trial ``trial_id`` in this process, evaluate it and record the outcome.
+
+    Returns the finished trial, or None when the trial is no longer this worker's to run
+    (a lease expired and another worker owns its params now).
+    """
+    for p in paths or ():
+        if p not in sys.path:
+            sys.path.append(p)
+    study = _study(url, study_name)
+    if not _WORKER_ID:
+        _WORKER_ID.append(_workers.worker_id())
+    try:
+        trial = study.store.start_trial(trial_id, _WORKER_ID[0])
+    except TrialStateError as e:
+        log.warning("trial id %s not started: %s", trial_id, e)
+        return None
+    try:
+        return evaluate_trial(study, trial)
+    except Exception as e:  # the evaluation's own errors are told by evaluate_trial; this is the rest
+        try:
+            return study.store.fail_trial(trial_id, error_summary(e))
+        except TrialStateError:
+            return study.store.get_trial(trial_id)
+
+
+def _study(url: str, name: str) -> Study:
+    key = (url, name)
+    if key not in _STUDIES:
+        from nas.study import load_study
+
+        _STUDIES[key] = load_study(name, url)
+    return _STUDIES[key]
+
+
+_run_trial_task = ray.remote(max_retries=0)(run_trial)
+
+
+def _absolute_url(url: str) -> str:
+    """SQLite paths made absolute: Ray workers need not share the driver's directory."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url[len(prefix):].startswith("/") and ":memory:" not in url:
+        return prefix + os.path.abspath(url[len(prefix):])
+    return url
+
+
+def _import_paths() -> list[str]:
+    """The driver's import path, so user evaluators (``module:function``) import in workers."""
+    return [os.path.abspath(p or os.getcwd()) for p in sys.path if os.path.isdir(p or os.getcwd())]
+
+
+__all__ = ["RayExecutor", "RayExecutorError", "RaySession", "ray_session", "run_trial", "start_ray", "stop_ray"]
