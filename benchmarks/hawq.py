@@ -1,0 +1,179 @@
+"""HAWQ benchmark (not a test): Hessian-trace speed against PyHessian, and ILP-chosen
+mixed precision against uniform precision at equal model size.
+
+    .venv/bin/pip install pyhessian      # the 'bench' extra
+    .venv/bin/python -m benchmarks.hawq  # ~1-2 min on one core (run as a module from the repo root)
+
+Writes ``benchmarks/results/hawq.json`` and ``benchmarks/results/hawq.png`` and prints a
+markdown table. :func:`search_front` (a 40-trial search over the ``hawq`` space) takes a
+``propose`` callable so the study layer's optimizers can replace its random sampler.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from nas.pareto import non_dominated_mask, to_min
+from proxies.bitalloc import ilp_allocate
+from proxies.hessian import hutchinson_traces, layer_weights
+from search_spaces import EvalContext, make_space
+from search_spaces.hawq import HawqSpace
+
+RESULTS = Path(__file__).parent / "results"
+CE = nn.functional.cross_entropy
+
+
+def time_ours(model: nn.Module, batch: tuple, n_probes: int) -> float:
+    """Seconds for per-layer traces with our estimator (graph built once, fixed probe count)."""
+    start = time.perf_counter()
+    hutchinson_traces(model, CE, [batch], max_iter=n_probes, min_iter=n_probes, tol=1e-12)
+    return time.perf_counter() - start
+
+
+def time_pyhessian(model: nn.Module, batch: tuple, n_probes: int) -> float:
+    """Seconds for the same per-layer traces with PyHessian's public pieces: its ``hessian``
+    object (gradient graph) and ``hessian_vector_product``, one probe at a time, then the
+    per-layer products ``v_iᵀ(Hv)_i`` of the weight tensors (as the HAWQ repositories do)."""
+    from pyhessian import hessian
+    from pyhessian.utils import group_product, hessian_vector_product
+
+    model.zero_grad(set_to_none=True)  # PyHessian accumulates into .grad: start clean each run
+    start = time.perf_counter()
+    h = hessian(model, CE, data=batch, cuda=False)
+    weight_ids = {id(w) for w in layer_weights(model).values()}
+    keep = [i for i, p in enumerate(h.params) if id(p) in weight_ids]
+    sums = [0.0] * len(keep)
+    for _ in range(n_probes):
+        v = [torch.randint_like(p, high=2) * 2 - 1 for p in h.params]
+        hv = hessian_vector_product(h.gradsH, h.params, v)
+        for j, i in enumerate(keep):
+            sums[j] += group_product([hv[i]], [v[i]]).item()
+    elapsed = time.perf_counter() - start
+    model.zero_grad(set_to_none=True)  # drop the graph PyHessian left in .grad
+    return elapsed
+
+
+def speed(space: HawqSpace, n_probes: int, repeats: int) -> dict[str, Any]:
+    """Median time ratio ours / PyHessian on the built-in model and its first training batch."""
+    model, batch = space.task.model, space.task.train[0]
+    time_ours(model, batch, 4), time_pyhessian(model, batch, 4)  # warm up both paths
+    ours, theirs = [], []
+    for _ in range(repeats):  # interleaved so machine load hits both alike
+        ours.append(time_ours(model, batch, n_probes))
+        theirs.append(time_pyhessian(model, batch, n_probes))
+    mo, mt = statistics.median(ours), statistics.median(theirs)
+    return {"model": space.settings.task, "batch": len(batch[1]), "probes": n_probes,
+            "repeats": repeats, "ours_s": mo, "pyhessian_s": mt, "ratio": mo / mt,
+            "ours_all_s": ours, "pyhessian_all_s": theirs}
+
+
+def quality(space: HawqSpace, uniform_bits: Sequence[int]) -> list[dict[str, Any]]:
+    """For each uniform width: its accuracy, and the accuracy of the ILP's mixed assignment
+    that minimises Ω within the same model size."""
+    sens = space.sensitivity()
+    sizes = space.costs.tables(sens.bit_choices)["size_mb"]
+    rows = []
+    for b in uniform_bits:
+        uniform = dict.fromkeys(space.layers, b)
+        limit = space.costs.totals([b] * len(space.layers))["size_mb"]
+        alloc = ilp_allocate(sens.omega, sens.bit_choices, {"size_mb": sizes},
+                             {"size_mb": limit - space.costs.fixed_bytes / 1e6})
+        mixed = dict(zip(space.layers, alloc.bits, strict=True))
+        rows.append({"uniform_bits": b, "size_mb": limit,
+                     "uniform_acc": space.quantized_accuracy(uniform),
+                     "mixed_bits": mixed, "mixed_size_mb": space.costs.totals(list(alloc.bits))["size_mb"],
+                     "mixed_acc": space.quantized_accuracy(mixed),
+                     "uniform_omega": space.omega_of(uniform), "mixed_omega": alloc.omega})
+    return rows
+
+
+def search_front(space: HawqSpace, n_trials: int = 40, seed: int = 0,
+                 propose: Callable[[HawqSpace, np.random.Generator], dict[str, Any]] | None = None
+                 ) -> dict[str, Any]:
+    """Evaluate ``n_trials`` configurations and return them with the Pareto front over the
+    space's default objectives. ``propose(space, rng) -> config`` defaults to uniform random
+    sampling; pass a study-driven proposer (e.g. ``mobo``) to compare optimizers."""
+    rng = np.random.default_rng(seed)
+    pick = propose or (lambda sp, r: {k: p.choices[r.integers(len(p.choices))]
+                                      for k, p in sp.params.items()})
+    objs = space.default_objectives
+    trials = [space.evaluate(pick(space, rng), EvalContext(trial_number=i)) for i in range(n_trials)]
+    Y = to_min(np.array([[t.values[o.name] for o in objs] for t in trials]), [o.direction for o in objs])
+    front = np.flatnonzero(non_dominated_mask(Y))
+    return {"trials": [{"bits": t.artifacts["bits"], **t.values} for t in trials],
+            "front": [int(i) for i in front]}
+
+
+def plot(result: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for seed_rows in result["quality"]:
+        rows = seed_rows["rows"]
+        ax.plot([r["size_mb"] for r in rows], [r["uniform_acc"] for r in rows], "o--", color="tab:gray",
+                alpha=0.7, label="uniform" if seed_rows["seed"] == 0 else None)
+        ax.plot([r["mixed_size_mb"] for r in rows], [r["mixed_acc"] for r in rows], "s-", color="tab:red",
+                alpha=0.7, label="ILP mixed (same size limit)" if seed_rows["seed"] == 0 else None)
+    ax.set(xlabel="model size (MB)", ylabel="held-out accuracy", title="digits CNN: mixed vs uniform")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def markdown(result: dict[str, Any]) -> str:
+    s = result["speed"]
+    lines = ["| measure | ours | PyHessian | ratio (goal ≤ 1.0) |", "|---|---|---|---|",
+             f"| per-layer traces, {s['model']} CNN, batch {s['batch']}, {s['probes']} probes "
+             f"(median of {s['repeats']}) | {s['ours_s']:.3f} s | {s['pyhessian_s']:.3f} s | "
+             f"{s['ratio']:.2f} |", "",
+             "| seed | uniform bits | size MB | uniform acc | ILP mixed bits | mixed size MB | mixed acc |",
+             "|---|---|---|---|---|---|---|"]
+    for q in result["quality"]:
+        for r in q["rows"]:
+            bits = "/".join(str(b) for b in r["mixed_bits"].values())
+            lines.append(f"| {q['seed']} | {r['uniform_bits']} | {r['size_mb']:.4f} | {r['uniform_acc']:.4f} "
+                         f"| {bits} | {r['mixed_size_mb']:.4f} | {r['mixed_acc']:.4f} |")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--probes", type=int, default=64)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--uniform", type=int, nargs="+", default=[3, 4, 5, 6, 8])
+    ap.add_argument("--search-trials", type=int, default=0, help="also run search_front (0: skip)")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    warnings.filterwarnings("ignore", message="Using backward\\(\\) with create_graph=True")
+    spaces = {seed: make_space("hawq", {"seed": seed}) for seed in args.seeds}
+    result: dict[str, Any] = {"torch": torch.__version__, "threads": 1,
+                              "speed": speed(spaces[args.seeds[0]], args.probes, args.repeats),
+                              "quality": [{"seed": s, "float_acc": sp.task.float_accuracy,
+                                           "rows": quality(sp, args.uniform)} for s, sp in spaces.items()]}
+    if args.search_trials:
+        result["search"] = search_front(spaces[args.seeds[0]], args.search_trials)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "hawq.json").write_text(json.dumps(result, indent=2))
+    plot(result, RESULTS / "hawq.png")
+    print(markdown(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()
