@@ -84,7 +84,7 @@ class BudgetSpec(_Model):
 
 
 class ExecutorSpec(_Model):
-    name: Literal["local", "ray"] = "local"
+    name: Literal["local", "ray"] = "ray"
     workers: int = Field(default=2, gt=0)
     cpus_per_trial: float = Field(default=1.0, gt=0)
     gpus_per_trial: float = Field(default=0.0, ge=0)
@@ -198,7 +198,7 @@ def resolve_objectives(spec: StudySpec, space: SearchSpace) -> list[Objective]:
     """The study's objectives: the spec's (checked against the space) or the space's defaults."""
     available = {o.name: o for o in space.objectives}
     if spec.objectives is None:
-        defaults = getattr(space, "default_objectives", None)
+        defaults = getattr(space, "default_objective_names", None)
         return [available[n] for n in defaults] if defaults else list(space.objectives)
     if not spec.objectives:
         raise SpecError("objectives: [] is empty; list at least one {name, direction}")

@@ -48,3 +48,13 @@ def storage_url(request: pytest.FixtureRequest, tmp_path) -> str:  # noqa: ANN00
 @pytest.fixture
 def study_name() -> str:
     return f"s-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="session")
+def ray_session() -> Iterator[object]:
+    """One local Ray (4 logical CPUs) shared by every test that needs it, shut down at the end."""
+    from nas.executors.ray import start_ray, stop_ray
+
+    session = start_ray(num_cpus=4)
+    yield session
+    stop_ray(session)

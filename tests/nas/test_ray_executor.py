@@ -1,0 +1,345 @@
+"""The Ray executor with real Ray: parallel, asynchronous, fault-tolerant, resumable, multi-node.
+
+In-process tests share one local Ray (the ``ray_session`` fixture). The CLI tests start
+their own drivers as subprocesses: a driver killed with SIGKILL, then ``nas resume``.
+Evaluators are small modules written to ``tmp_path`` and found by workers through the
+driver's import path, as a user's ``module:function`` evaluator would be.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import psutil
+import pytest
+
+from nas import _workers, create_study, load_study
+from nas.executors import make_executor
+from nas.executors.ray import RayExecutor, RayExecutorError
+from nas.spec import ExecutorSpec
+from storage import Store, TrialState
+from tests.helpers import zdt_spec
+
+ROOT = Path(__file__).resolve().parents[2]
+NAS = str(Path(sys.executable).with_name("nas"))
+
+# A log line per evaluation start and end: {"kind", "pid", "p"} (JSON lines, appended).
+LOGGING = """
+import json, math, os, time
+DIR = "@DIR@"
+def _log(kind, p, **extra):
+    with open(os.path.join(DIR, "evals.log"), "a") as f:
+        f.write(json.dumps({"kind": kind, "pid": os.getpid(), "p": p, **extra}) + "\\n")
+def _first(tag):
+    try:
+        os.close(os.open(os.path.join(DIR, tag), os.O_CREAT | os.O_EXCL))
+        return True
+    except FileExistsError:
+        return False
+def _call_index():
+    i = 0
+    while not _first(f"call-{i}"):
+        i += 1
+    return i
+"""
+
+
+def _evaluator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str) -> str:
+    """Write an evaluator module to ``tmp_path``; returns its ``module:evaluate`` path."""
+    name = f"ev_{uuid.uuid4().hex[:10]}"
+    src = (LOGGING + textwrap.dedent(body)).replace("@DIR@", str(tmp_path))
+    (tmp_path / f"{name}.py").write_text(src)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return f"{name}:evaluate"
+
+
+def _spec(name: str, evaluator: str, trials: int, workers: int = 2, **extra: object) -> dict:
+    x = {"type": "float", "low": 0.0, "high": 1.0}
+    return {
+        "name": name,
+        "space": {"name": "custom", "params": {"x0": x, "x1": x}, "evaluator": evaluator},
+        "objectives": [{"name": "f1", "direction": "min"}, {"name": "f2", "direction": "min"}],
+        "optimizer": {"name": "random", "seed": 0},
+        "budget": {"trials": trials},
+        "executor": {"name": "ray", "workers": workers},
+        **extra,
+    }
+
+
+def _evals(tmp_path: Path) -> list[dict]:
+    log = tmp_path / "evals.log"
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def _key(params: dict) -> str:
+    return json.dumps(params, sort_keys=True)
+
+
+# ---- running ---------------------------------------------------------------------------
+
+
+def test_ray_workers_evaluate_in_parallel_and_write_their_own_results(storage_url, study_name, ray_session):
+    study = create_study(zdt_spec(study_name, trials=12), storage=storage_url)
+    reported = []
+    study.optimize(RayExecutor(workers=2), progress=lambda s, t: reported.append(t.number))
+    done = study.trials(TrialState.COMPLETE)
+    assert len(done) == 12 and study.done()
+    assert sorted(reported) == [t.number for t in done]  # progress saw every finished trial
+    driver = _workers.worker_id()
+    assert all(t.worker_id and t.worker_id != driver for t in done)  # workers took their trials over
+    assert len({t.worker_id for t in done}) >= 2
+
+
+def test_driver_refills_the_pool_as_soon_as_one_trial_finishes(tmp_path, monkeypatch, study_name, ray_session):
+    ev = _evaluator(tmp_path, monkeypatch, """
+        def evaluate(p):
+            time.sleep(3.0 if _first("slow") else 0.05)
+            return {"f1": p["x0"], "f2": p["x1"]}
+    """)
+    study = create_study(_spec(study_name, ev, trials=10), storage=f"sqlite:///{tmp_path}/nas.db")
+    study.optimize(RayExecutor(workers=2))
+    done = study.trials(TrialState.COMPLETE)
+    assert len(done) == 10
+    slow = max(done, key=lambda t: t.finished_at - t.started_at)
+    during = [t for t in done
+              if t is not slow and slow.started_at <= t.started_at and t.finished_at <= slow.finished_at]
+    assert len(during) >= 6, "the free worker must keep taking trials while the slow one runs"
+
+
+# ---- failures --------------------------------------------------------------------------
+
+
+def test_raising_nan_and_missing_objectives_fail_their_trials_and_the_study_goes_on(
+    tmp_path, monkeypatch, study_name, ray_session
+):
+    ev = _evaluator(tmp_path, monkeypatch, """
+        def evaluate(p):
+            i = _call_index() % 4
+            if i == 0:
+                raise ValueError(f"bad config {p['x0']:.3f}")
+            if i == 1:
+                return {"f1": float("nan"), "f2": 1.0}
+            if i == 2:
+                return {"f1": 1.0}
+            return {"f1": p["x0"], "f2": p["x1"]}
+    """)
+    study = create_study(_spec(study_name, ev, trials=8), storage=f"sqlite:///{tmp_path}/nas.db")
+    study.optimize(RayExecutor(workers=2))
+    failed = study.trials(TrialState.FAILED)
+    assert len(study.trials(TrialState.COMPLETE)) == 2 and len(failed) == 6 and study.done()
+    errors = [t.error or "" for t in failed]
+    raised = [e for e in errors if "ValueError: bad config" in e]
+    assert len(raised) == 2 and all("Traceback" in e and "evaluate" in e for e in raised)
+    assert sum("must be finite" in e for e in errors) == 2
+    assert sum("no value for objective(s) ['f2']" in e for e in errors) == 2
+
+
+def test_crashed_worker_trial_is_requeued_at_once_and_completes(
+    storage_url, tmp_path, monkeypatch, study_name, ray_session
+):
+    ev = _evaluator(tmp_path, monkeypatch, """
+        def evaluate(p):
+            if _first("crash"):
+                _log("crash", p)
+                os._exit(3)
+            return {"f1": p["x0"], "f2": p["x1"]}
+    """)
+    study = create_study(_spec(study_name, ev, trials=4), storage=storage_url)
+    t0 = time.monotonic()
+    study.optimize(RayExecutor(workers=2))
+    assert time.monotonic() - t0 < study.spec.lease.grace_s / 2  # detected, not waited out
+    (lost,) = study.trials(TrialState.FAILED)
+    assert "worker died" in (lost.error or "") and "re-queued" in (lost.error or "")
+    done = study.trials(TrialState.COMPLETE)
+    assert len(done) == 4
+    (retry,) = [t for t in done if t.attempt == 1]
+    assert retry.params == lost.params == _evals(tmp_path)[0]["p"]
+
+
+def test_worker_killed_every_time_gives_up_after_max_retries(tmp_path, monkeypatch, study_name, ray_session):
+    ev = _evaluator(tmp_path, monkeypatch, """
+        import signal
+        def evaluate(p):
+            os.kill(os.getpid(), signal.SIGKILL)  # what the OOM killer does
+    """)
+    study = create_study(_spec(study_name, ev, trials=2, max_retries=1), storage=f"sqlite:///{tmp_path}/nas.db")
+    study.optimize(RayExecutor(workers=2))
+    failed = study.trials(TrialState.FAILED)
+    assert len(failed) == 4 and study.done()
+    assert sum("gave up after 2 attempt(s)" in (t.error or "") for t in failed) == 2
+
+
+# ---- the driver dies -----------------------------------------------------------------------
+
+
+def _marked_processes(mark: str) -> list[psutil.Process]:
+    """Processes whose environment carries ``NAS_TEST_MARK=mark`` (a driver's own Ray)."""
+    out = []
+    for p in psutil.process_iter():
+        try:
+            if p.environ().get("NAS_TEST_MARK") == mark and p.status() != psutil.STATUS_ZOMBIE:
+                out.append(p)
+        except psutil.Error:
+            continue
+    return out
+
+
+@pytest.mark.parametrize("where", ["sqlite-own-ray", "postgresql-shared-cluster"])
+def test_resume_after_driver_sigkill_finishes_exact_budget(where, tmp_path, monkeypatch, study_name, request):
+    ev = _evaluator(tmp_path, monkeypatch, """
+        def evaluate(p):
+            _log("start", p)
+            time.sleep(0.4)
+            _log("done", p)
+            return {"f1": p["x0"], "f2": p["x1"]}
+    """)
+    budget = 16
+    spec_file = tmp_path / "spec.json"
+    spec_file.write_text(json.dumps(_spec(study_name, ev, trials=budget)))
+    mark = uuid.uuid4().hex
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "NAS_TEST_MARK": mark}
+    env.pop("RAY_ADDRESS", None)
+    if where.startswith("sqlite"):
+        url, extra = f"sqlite:///{tmp_path}/nas.db", []
+    else:
+        import ray
+
+        url = request.getfixturevalue("pg_url")
+        request.getfixturevalue("ray_session")
+        extra = ["--address", ray.get_runtime_context().gcs_address]
+    args = ["--storage", url, "--quiet", *extra]
+
+    driver = subprocess.Popen([NAS, "run", str(spec_file), *args], env=env, cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    store, deadline = Store(url), time.monotonic() + 120
+    while time.monotonic() < deadline and driver.poll() is None:
+        names = {s.name: s for s in store.list_studies()}
+        if study_name in names and names[study_name].counts.get("COMPLETE", 0) >= 4:
+            break
+        time.sleep(0.2)
+    assert driver.poll() is None, driver.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
+    before = {t.number: t.values for t in load_study(study_name, url).trials(TrialState.COMPLETE)}
+    assert 4 <= len(before) < budget
+
+    r = subprocess.run([NAS, "resume", study_name, *args], env=env, cwd=ROOT, capture_output=True, text=True,
+                       timeout=180)
+    assert r.returncode == 0, r.stderr[-3000:]
+
+    study = load_study(study_name, url)
+    trials = study.trials()
+    done = [t for t in trials if t.state is TrialState.COMPLETE]
+    assert len(done) == budget and study.done()
+    assert len({t.number for t in trials}) == len(trials)
+    after = {t.number: t.values for t in done}
+    assert all(after.get(n) == v for n, v in before.items())  # every finished result is kept
+    # A params set ran more than once only when a worker died with it (a re-queued FAILED trial).
+    lost = Counter(_key(t.params) for t in trials if t.state is TrialState.FAILED and "worker died" in (t.error or ""))
+    starts = Counter(_key(e["p"]) for e in _evals(tmp_path) if e["kind"] == "start")
+    assert all(n <= 1 + lost[k] for k, n in starts.items()), (starts, lost)
+    assert {_key(t.params) for t in done} <= set(starts)
+
+    deadline = time.monotonic() + 15  # no Ray process of either driver is left behind
+    while _marked_processes(mark) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not [p.name() for p in _marked_processes(mark)]
+
+
+# ---- several drivers, several nodes --------------------------------------------------------------
+
+
+def test_two_drivers_share_one_postgres_study_without_duplicates(tmp_path, monkeypatch, study_name, pg_url,
+                                                                 ray_session):
+    import ray
+
+    ev = _evaluator(tmp_path, monkeypatch, """
+        import ray
+        def evaluate(p):
+            _log("start", p)
+            time.sleep(0.2)
+            return {"f1": p["x0"], "f2": p["x1"], "job": ray.get_runtime_context().get_job_id()}
+    """)
+    budget = 16
+    create_study(_spec(study_name, ev, trials=budget, workers=1), storage=pg_url)
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    cmd = [NAS, "resume", study_name, "--storage", pg_url, "--quiet", "--address",
+           ray.get_runtime_context().gcs_address]
+    drivers = [subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+               for _ in range(2)]
+    for d in drivers:
+        assert d.wait(timeout=120) == 0, d.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
+    trials = load_study(study_name, pg_url).trials()
+    assert len(trials) == budget and all(t.state is TrialState.COMPLETE for t in trials)
+    assert len({t.number for t in trials}) == budget
+    starts = Counter(_key(e["p"]) for e in _evals(tmp_path))
+    assert len(starts) == budget and set(starts.values()) == {1}  # no trial ran twice
+    assert len({t.metrics["job"] for t in trials}) == 2  # both drivers took a share
+
+
+MULTINODE = """
+import sys, time
+import ray
+from ray.cluster_utils import Cluster
+from nas import create_study
+from nas.executors.ray import RayExecutor
+from tests.nas.test_ray_executor import _spec
+
+url, name, ev, path = sys.argv[1:5]
+sys.path.insert(0, path)
+cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False,
+                  "object_store_memory": 80 * 1024**2})
+try:
+    for _ in range(2):
+        cluster.add_node(num_cpus=1, object_store_memory=80 * 1024**2)
+    cluster.wait_for_nodes()
+    study = create_study(_spec(name, ev, trials=9, workers=3), storage=url)
+    RayExecutor(workers=3, address=cluster.address).run(study)
+finally:
+    ray.shutdown()
+    cluster.shutdown()
+"""
+
+
+def test_study_runs_across_a_multi_node_ray_cluster_on_postgres(tmp_path, monkeypatch, study_name, pg_url):
+    ev = _evaluator(tmp_path, monkeypatch, """
+        import ray
+        def evaluate(p):
+            time.sleep(0.3)
+            return {"f1": p["x0"], "f2": p["x1"], "node": ray.get_runtime_context().get_node_id()}
+    """)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(tmp_path)])}
+    env.pop("RAY_ADDRESS", None)
+    r = subprocess.run([sys.executable, "-c", MULTINODE, pg_url, study_name, ev, str(tmp_path)], env=env,
+                       cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert r.returncode == 0, r.stderr[-3000:]
+    done = load_study(study_name, pg_url).trials(TrialState.COMPLETE)
+    assert len(done) == 9
+    assert len({t.metrics["node"] for t in done}) >= 2
+
+
+# ---- configuration ----------------------------------------------------------------------------
+
+
+def test_spec_and_overrides_build_the_ray_executor():
+    ex = make_executor(ExecutorSpec(name="ray", workers=3, cpus_per_trial=0.5), workers=4, address="auto")
+    assert isinstance(ex, RayExecutor)
+    assert (ex.workers, ex.cpus_per_trial, ex.address) == (4, 0.5, "auto")
+    assert ExecutorSpec().name == "ray"
+    with pytest.raises(RayExecutorError, match="workers=0"):
+        RayExecutor(workers=0)
+
+
+def test_asking_for_gpus_the_cluster_lacks_fails_with_a_clear_message(tmp_path, study_name, ray_session):
+    study = create_study(zdt_spec(study_name, trials=2), storage=f"sqlite:///{tmp_path}/nas.db")
+    with pytest.raises(RayExecutorError, match="gpus_per_trial"):
+        study.optimize(RayExecutor(workers=1, gpus_per_trial=1))
