@@ -61,6 +61,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("spaces", help="list the search spaces")
 
+    p = sub.add_parser("sensitivity", help="per-layer sensitivity report (Hessian traces, Ω, ILP bit suggestions)")
+    p.add_argument("--space", default="hawq", choices=["hawq"], help="the space whose model is analysed")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="a space option, e.g. task=mnist1d or model=pkg.mod:build (repeatable; YAML values)")
+    p.add_argument("--budget", action="append", default=[], metavar="COST=FRACTION[,COST=FRACTION]",
+                   help="an ILP budget as fractions of the 8-bit cost, e.g. size_mb=0.5 or size_mb=0.5,bops=0.3 "
+                        "(repeatable; default 0.375, 0.5, 0.625, 0.75 of size)")
+    p.add_argument("--tie", action="append", default=[], metavar="LAYER,LAYER",
+                   help="layers that must share a bit-width (repeatable)")
+    p.add_argument("--png", default="sensitivity.png", help="where to write the bar chart (default %(default)s)")
+    p.add_argument("--no-eigenvalues", action="store_true", help="skip the power iteration (faster)")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+
     p = sub.add_parser("db", help="database maintenance")
     dsub = p.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     up = dsub.add_parser("upgrade", help="migrate the schema to this version")
@@ -77,6 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "trials": cmd_trials,
         "studies": cmd_studies,
         "spaces": cmd_spaces,
+        "sensitivity": cmd_sensitivity,
         "db": cmd_db,
     }[args.command]
     try:
@@ -175,6 +189,49 @@ def cmd_spaces(args: argparse.Namespace) -> int:
             rows.append((name, f"(cannot load: {e})"))
     _output.print_spaces(rows)
     return 0
+
+
+def cmd_sensitivity(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from nas.sensitivity import DEFAULT_BUDGETS, render_suggestions, render_table, sensitivity_report
+    from search_spaces import SpaceError
+
+    options = dict(_key_value(o, "--option") for o in args.option)
+    budgets = [_budget(b) for b in args.budget] or list(DEFAULT_BUDGETS)
+    ties = [[n.strip() for n in t.split(",") if n.strip()] for t in args.tie]
+    try:
+        report = sensitivity_report(options, budgets=budgets, ties=ties, png_path=args.png,
+                                    eigenvalues=not args.no_eigenvalues)
+    except SpaceError as e:
+        raise CLIError(str(e)) from None
+    if args.format == "json":
+        print(json.dumps(report.to_json(), indent=1))
+        return 0
+    console = Console(width=max(140, Console().width))
+    console.print(render_table(report))
+    console.print(render_suggestions(report))
+    print(f"chart: {report.png_path}", file=sys.stderr)
+    return 0
+
+
+def _key_value(text: str, flag: str) -> tuple[str, Any]:
+    import yaml
+
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise CLIError(f"{flag} {text!r}: write KEY=VALUE")
+    return key.strip(), yaml.safe_load(value)
+
+
+def _budget(text: str) -> dict[str, float]:
+    out = {}
+    for part in text.split(","):
+        key, value = _key_value(part, "--budget")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+            raise CLIError(f"--budget {text!r}: {key}={value!r} must be a fraction in (0, 1]")
+        out[key] = float(value)
+    return out
 
 
 def cmd_db(args: argparse.Namespace) -> int:
