@@ -56,6 +56,7 @@ class TrialRow(Base):
         UniqueConstraint("study_id", "number", name="uq_trial_number"),
         Index("ix_trials_study_state", "study_id", "state"),
         Index("ix_trials_study_pareto", "study_id", "is_pareto"),
+        Index("ix_trials_study_requeued", "study_id", "requeued"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -24,7 +24,6 @@ from storage.models import ObjectiveRow, StudyRow, TrialRow
 from storage.records import ObjectiveInfo, StudyInfo, StudySummary, Trial, TrialState
 
 _CHECKED: set[str] = set()
-ACTIVE = (TrialState.PENDING, TrialState.RUNNING, TrialState.COMPLETE)
 
 
 class StoreError(RuntimeError):
@@ -195,14 +194,14 @@ class Store:
             return [_to_trial(r) for r in rows]
 
     def _used(self, s: Session, study_id: int) -> int:
-        counted = s.scalar(
-            select(func.count()).where(
-                TrialRow.study_id == study_id,
-                (TrialRow.state.in_([st.value for st in ACTIVE]))
-                | ((TrialRow.state == TrialState.FAILED.value) & (TrialRow.requeued.is_(False))),
-            )
+        """Trials that count against the budget: all of them (numbers are dense from 0)
+        except FAILED ones that were re-queued (their retry counts instead). Two index
+        lookups, so asking stays flat as the study grows."""
+        top = s.scalar(select(func.max(TrialRow.number)).where(TrialRow.study_id == study_id))
+        requeued = s.scalar(
+            select(func.count()).where(TrialRow.study_id == study_id, TrialRow.requeued.is_(True))
         )
-        return int(counted or 0)
+        return (-1 if top is None else top) + 1 - int(requeued or 0)
 
     def budget_left(self, study_id: int, budget: int) -> int:
         with self._read() as s:

@@ -82,7 +82,7 @@ def test_budget_caps_trial_creation_and_requeued_failures_do_not_count(storage_u
 def test_reap_requeues_a_stale_trial_and_gives_up_after_max_retries(storage_url):
     store = Store(storage_url)
     info = _study(store)
-    (t,) = store.create_trials(info.id, [{"x": 3}], state=TrialState.RUNNING, worker_id="elsewhere:1:1")
+    (_t,) = store.create_trials(info.id, [{"x": 3}], state=TrialState.RUNNING, worker_id="elsewhere:1:1")
     assert store.reap(info.id, grace_s=60, is_dead=lambda w: False, max_retries=1) == []
     time.sleep(0.05)
     ((failed, retry),) = store.reap(info.id, grace_s=0.01, is_dead=lambda w: False, max_retries=1)
@@ -174,3 +174,15 @@ def test_json_values_round_trip(storage_url):
     (back,) = store.trials(info.id)
     assert back.params == params and back.metrics == {"acc": 0.5}
     assert json.loads(json.dumps(back.to_json()))["values"] == {"f0": 0.5, "f1": -1.0}
+
+
+def test_migrations_build_exactly_the_models_schema(storage_url):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from storage.models import Base
+
+    store = Store(storage_url)
+    with get_engine(store.url, write=False).connect() as conn:
+        diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diffs == []

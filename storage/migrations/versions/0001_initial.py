@@ -58,6 +58,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_trials_study_state", "trials", ["study_id", "state"])
     op.create_index("ix_trials_study_pareto", "trials", ["study_id", "is_pareto"])
+    op.create_index("ix_trials_study_requeued", "trials", ["study_id", "requeued"])
 
 
 def downgrade() -> None:
