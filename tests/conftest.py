@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -38,7 +39,7 @@ def pg_url() -> Iterator[str]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def storage_url(request: pytest.FixtureRequest, tmp_path) -> str:  # noqa: ANN001
+def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Every storage behaviour runs on both backends."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/nas.db"
