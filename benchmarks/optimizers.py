@@ -1,0 +1,336 @@
+"""Benchmark ``mobo`` against Optuna's samplers on multi-objective test problems.
+
+Not a test. Each (problem, method, seed) run evaluates ``--evals`` configurations and
+records the hypervolume after every evaluation (each problem's fixed reference point) and
+the seconds each proposal took. ``mobo`` is driven through ``Optimizer.propose`` with
+hand-built trials, in batches of 4 (``mobo``) and 1 (``mobo-b1``); Optuna's samplers through
+``study.ask``/``tell``. A second part times one proposal at 20, 60 and 100 observations on
+ZDT1 (d=6). Results: ``benchmarks/results/optimizers.json`` (+ ``.jsonl`` of finished runs,
+so a partial run keeps what finished) and ``optimizers.png``; a markdown table is printed.
+
+    .venv/bin/python -m benchmarks.optimizers --seeds 5 --evals 60 --workers 2
+    .venv/bin/python -m benchmarks.optimizers --summarize   # table + plot from the .jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+RESULTS = Path(__file__).parent / "results"
+# Run as a script, this folder would come first on sys.path and its modules (e.g. a
+# benchmarks/storage.py) would shadow the project's packages of the same name.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != RESULTS.parent.resolve()]
+METHODS = ["mobo", "mobo-b1", "gp", "botorch", "tpe", "nsga2", "random"]
+PROBLEMS = ["branincurrin", "zdt1", "zdt2", "dtlz2", "mixed", "nascell"]
+TIMING_OBS = (20, 60, 100)
+
+# --- a purely categorical problem: a NAS-Bench-201-like cell, six edges, five operations
+NAS_OPS = ("none", "skip", "conv1x1", "conv3x3", "avgpool")
+NAS_EDGES = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))
+_QUALITY = {"none": 0.0, "skip": 0.25, "conv1x1": 0.6, "conv3x3": 1.0, "avgpool": 0.35}
+_COST = {"none": 0.0, "skip": 0.0, "conv1x1": 1.0, "conv3x3": 9.0, "avgpool": 0.1}
+
+
+def nas_cell(config: dict[str, Any]) -> dict[str, float]:
+    """Error (a saturating function of the cell's strongest input→output path, with a
+    residual bonus and a pooling penalty) and parameter cost, both minimized."""
+    strength = {0: 0.0}
+    for i, j in NAS_EDGES:  # edges are in topological order
+        op = config[f"e{i}{j}"]
+        if op != "none" and i in strength:
+            strength[j] = max(strength.get(j, -1.0), strength[i] + _QUALITY[op])
+    if 3 not in strength:
+        return {"error": 0.9, "cost": sum(_COST[config[f"e{i}{j}"]] for i, j in NAS_EDGES)}
+    error = 0.08 + 0.8 * math.exp(-0.9 * strength[3])
+    if config["e03"] == "skip" and strength[3] >= 1.5:
+        error -= 0.04  # a residual connection around a deep path
+    error += 0.03 * sum(config[f"e{i}{j}"] == "avgpool" for i, j in NAS_EDGES if j == 3)
+    return {"error": error, "cost": sum(_COST[config[f"e{i}{j}"]] for i, j in NAS_EDGES)}
+
+
+@dataclass(frozen=True)
+class Bench:
+    name: str
+    params: dict[str, Any]
+    objectives: list[Any]
+    evaluate: Callable[[dict[str, Any]], dict[str, float]]
+
+    @property
+    def ref(self) -> np.ndarray:
+        return np.array([o.ref for o in self.objectives], dtype=float)
+
+
+def make_bench(name: str) -> Bench:
+    from search_spaces.base import Objective, make_space
+    from search_spaces.params import Categorical
+
+    if name == "nascell":
+        params = {f"e{i}{j}": Categorical(NAS_OPS) for i, j in NAS_EDGES}
+        objs = [Objective("error", "min", 1.0), Objective("cost", "min", 60.0)]
+        return Bench(name, params, objs, nas_cell)
+    options = {"problem": name} | ({"dim": 6} if name in ("zdt1", "zdt2", "dtlz2") else {})
+    space = make_space("synthetic", options)
+    return Bench(name, space.params, space.objectives, lambda c: space.evaluate(c, None).values)
+
+
+# --- drivers: each returns (objective rows in evaluation order, seconds per proposed point)
+
+def run_mobo(bench: Bench, seed: int, evals: int, batch: int) -> tuple[np.ndarray, list[float]]:
+    from nas.optimizers.base import Problem, make_optimizer
+    from nas.trial import Trial, TrialState
+
+    opt = make_optimizer("mobo", Problem(bench.params, bench.objectives), seed=seed)
+    rng = np.random.default_rng(seed)
+    history: list[Trial] = []
+    seconds: list[float] = []
+    while len(history) < evals:
+        t0 = time.perf_counter()
+        configs = opt.propose(history, [], min(batch, evals - len(history)), rng)
+        seconds += [(time.perf_counter() - t0) / len(configs)] * len(configs)
+        for c in configs:
+            n = len(history)
+            history.append(Trial(id=n, number=n, state=TrialState.COMPLETE, params=c, values=bench.evaluate(c)))
+    Y = np.array([[t.values[o.name] for o in bench.objectives] for t in history])
+    return Y, seconds
+
+
+def optuna_sampler(method: str, seed: int) -> Any:
+    import optuna
+
+    if method == "botorch":
+        from optuna_integration import BoTorchSampler
+
+        return BoTorchSampler(seed=seed)
+    return {
+        "gp": optuna.samplers.GPSampler,
+        "tpe": optuna.samplers.TPESampler,
+        "nsga2": optuna.samplers.NSGAIISampler,
+        "random": optuna.samplers.RandomSampler,
+    }[method](seed=seed)
+
+
+def distributions(params: dict[str, Any]) -> dict[str, Any]:
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    from search_spaces.params import Categorical, Float
+
+    out: dict[str, Any] = {}
+    for k, p in params.items():
+        if isinstance(p, Float):
+            out[k] = FloatDistribution(p.low, p.high, log=p.log)
+        elif isinstance(p, Categorical):
+            out[k] = CategoricalDistribution(p.choices)
+        else:
+            out[k] = IntDistribution(p.low, p.high, log=p.log)
+    return out
+
+
+def run_optuna(bench: Bench, seed: int, evals: int, method: str) -> tuple[np.ndarray, list[float]]:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    study = optuna.create_study(directions=["minimize" if o.direction == "min" else "maximize"
+                                            for o in bench.objectives], sampler=optuna_sampler(method, seed))
+    dists = distributions(bench.params)
+    rows, seconds = [], []
+    for _ in range(evals):
+        t0 = time.perf_counter()
+        trial = study.ask(dists)
+        seconds.append(time.perf_counter() - t0)
+        v = bench.evaluate(trial.params)
+        row = [v[o.name] for o in bench.objectives]
+        study.tell(trial, row)
+        rows.append(row)
+    return np.array(rows), seconds
+
+
+def run_one(problem: str, method: str, seed: int, evals: int) -> dict[str, Any]:
+    import torch
+
+    from nas.pareto import hypervolume_trace, to_min
+
+    torch.set_num_threads(1)
+    warnings.simplefilter("ignore")
+    bench = make_bench(problem)
+    t0 = time.perf_counter()
+    if method.startswith("mobo"):
+        Y, sec = run_mobo(bench, seed, evals, 1 if method == "mobo-b1" else 4)
+    else:
+        Y, sec = run_optuna(bench, seed, evals, method)
+    Ymin = to_min(Y, [o.direction for o in bench.objectives])
+    ref = to_min(bench.ref, [o.direction for o in bench.objectives])
+    return {"kind": "run", "problem": problem, "method": method, "seed": seed, "evals": evals,
+            "hv": hypervolume_trace(Ymin, ref).tolist(), "seconds": sec,
+            "wall": time.perf_counter() - t0}
+
+
+def time_one(method: str, n_obs: int, repeats: int = 3) -> dict[str, Any]:
+    """Median seconds per proposed point with ``n_obs`` random observations of ZDT1, in
+    steady state: each method first proposes once with the last batch missing (so caches
+    and warm starts are as in a running study, for Optuna's GPSampler too), then is timed."""
+    import optuna
+    import torch
+
+    from nas.optimizers.base import Problem, make_optimizer
+    from nas.trial import Trial, TrialState
+
+    torch.set_num_threads(1)
+    warnings.simplefilter("ignore")
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    bench = make_bench("zdt1")
+    rng = np.random.default_rng(n_obs)
+    X = rng.random((n_obs, len(bench.params)))
+    configs = [dict(zip(bench.params, map(float, x), strict=True)) for x in X]
+    values = [bench.evaluate(c) for c in configs]
+    batch = 4 if method == "mobo" else 1
+    times = []
+    for r in range(repeats):
+        if method.startswith("mobo"):
+            hist = [Trial(id=i, number=i, state=TrialState.COMPLETE, params=c, values=v)
+                    for i, (c, v) in enumerate(zip(configs, values, strict=True))]
+            opt = make_optimizer("mobo", Problem(bench.params, bench.objectives), seed=r)
+            opt.propose(hist[:-batch], [], batch, np.random.default_rng(r))
+            t0 = time.perf_counter()
+            opt.propose(hist, [], batch, np.random.default_rng(r))
+            times.append((time.perf_counter() - t0) / batch)
+        else:
+            study = optuna.create_study(directions=["minimize"] * 2, sampler=optuna_sampler(method, r))
+            dists = distributions(bench.params)
+            rows = [[v[o.name] for o in bench.objectives] for v in values]
+            study.add_trials([optuna.trial.create_trial(params=c, distributions=dists, values=y)
+                              for c, y in zip(configs[:-1], rows[:-1], strict=True)])
+            warm = study.ask(dists)  # untimed: the sampler's caches and warm starts fill up
+            study.tell(warm, [bench.evaluate(warm.params)[o.name] for o in bench.objectives])
+            t0 = time.perf_counter()
+            study.ask(dists)
+            times.append(time.perf_counter() - t0)
+    return {"kind": "timing", "method": method, "n_obs": n_obs, "seconds": float(np.median(times))}
+
+
+def _job(args: tuple[str, ...]) -> dict[str, Any]:
+    if args[0] == "run":
+        return run_one(args[1], args[2], int(args[3]), int(args[4]))
+    return time_one(args[1], int(args[2]))
+
+
+# --- summary
+
+def load(jsonl: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in jsonl.read_text().splitlines() if line.strip()] if jsonl.exists() else []
+
+
+def summarize(records: list[dict[str, Any]], out: Path) -> str:
+    runs = [r for r in records if r["kind"] == "run"]
+    timing = [r for r in records if r["kind"] == "timing"]
+    problems = [p for p in PROBLEMS if any(r["problem"] == p for r in runs)]
+    methods = [m for m in METHODS if any(r["method"] == m for r in runs + timing)]
+    summary: dict[str, Any] = {"final_hv": {}, "hv_at_40": {}, "seeds": {}, "sec_per_point": {}}
+    for p in problems:
+        for m in methods:
+            rs = [r for r in runs if r["problem"] == p and r["method"] == m]
+            if rs:
+                summary["final_hv"].setdefault(p, {})[m] = float(np.median([r["hv"][-1] for r in rs]))
+                summary["hv_at_40"].setdefault(p, {})[m] = float(np.median([r["hv"][min(39, len(r["hv"]) - 1)]
+                                                                            for r in rs]))
+                summary["seeds"].setdefault(p, {})[m] = len(rs)
+    for m in methods:
+        for n in TIMING_OBS:
+            ts = [r["seconds"] for r in timing if r["method"] == m and r["n_obs"] == n]
+            if ts:
+                summary["sec_per_point"].setdefault(m, {})[str(n)] = float(np.median(ts))
+    (out / "optimizers.json").write_text(json.dumps({"summary": summary, "records": records}, indent=1))
+    _plot(runs, problems, methods, out / "optimizers.png")
+    return _table(summary, problems, methods)
+
+
+def _table(summary: dict[str, Any], problems: list[str], methods: list[str]) -> str:
+    lines = ["Median final hypervolume (fixed reference point; seeds in brackets; **best**):", "",
+             "| problem | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
+    for p in problems:
+        hv = summary["final_hv"][p]
+        best = max(hv.values())
+        cells = [("**%.4g**" if hv[m] == best else "%.4g") % hv[m] + f" ({summary['seeds'][p][m]})"
+                 if m in hv else "–" for m in methods]
+        lines.append(f"| {p} | " + " | ".join(cells) + " |")
+    if summary["sec_per_point"]:
+        lines += ["", "Median seconds per proposed point (ZDT1, d=6):", "",
+                  "| method | " + " | ".join(f"{n} obs" for n in TIMING_OBS) + " |",
+                  "|---|" + "---|" * len(TIMING_OBS)]
+        for m, row in summary["sec_per_point"].items():
+            lines.append(f"| {m} | " + " | ".join(f"{row[str(n)]:.3g}" if str(n) in row else "–"
+                                                  for n in TIMING_OBS) + " |")
+    return "\n".join(lines)
+
+
+def _plot(runs: list[dict[str, Any]], problems: list[str], methods: list[str], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = 3
+    fig, axes = plt.subplots(math.ceil(len(problems) / cols), cols, figsize=(15, 4.2 * math.ceil(len(problems) / cols)),
+                             squeeze=False)
+    for ax, p in zip(axes.flat, problems, strict=False):
+        for m in methods:
+            rs = [r["hv"] for r in runs if r["problem"] == p and r["method"] == m]
+            if rs:
+                n = min(map(len, rs))
+                ax.plot(np.arange(1, n + 1), np.median([h[:n] for h in rs], axis=0), label=m)
+        ax.set_title(p)
+        ax.set_xlabel("evaluations")
+        ax.set_ylabel("hypervolume (median over seeds)")
+    for ax in axes.flat[len(problems):]:
+        ax.axis("off")
+    axes.flat[0].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--problems", default=",".join(PROBLEMS))
+    ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--evals", type=int, default=60)
+    ap.add_argument("--timing", default=",".join(METHODS), help="methods to time ('' for none)")
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--fresh", action="store_true", help="forget finished runs in the .jsonl")
+    ap.add_argument("--summarize", action="store_true", help="only rebuild table and plot")
+    a = ap.parse_args()
+    a.out.mkdir(parents=True, exist_ok=True)
+    jsonl = a.out / "optimizers.jsonl"
+    if a.fresh and jsonl.exists():
+        jsonl.unlink()
+    if not a.summarize:
+        done = {(r["kind"], r.get("problem"), r["method"], r.get("seed"), r.get("n_obs")) for r in load(jsonl)}
+        jobs = [("timing", m, str(n)) for n in TIMING_OBS for m in a.timing.split(",") if m
+                if ("timing", None, m, None, n) not in done]
+        jobs += [("run", p, m, str(s), str(a.evals)) for s in range(a.seeds) for p in a.problems.split(",")
+                 for m in a.methods.split(",") if ("run", p, m, s, None) not in done]
+        with ProcessPoolExecutor(a.workers) as pool, jsonl.open("a") as f:
+            for fut in as_completed([pool.submit(_job, j) for j in jobs]):
+                rec = fut.result()
+                f.write(json.dumps(rec) + "\n")
+                f.flush()
+                label = rec.get("problem", "timing"), rec["method"], rec.get("seed", rec.get("n_obs"))
+                print(*label, f"{rec['hv'][-1]:.4g} in {rec['wall']:.0f}s" if rec["kind"] == "run"
+                      else f"{rec['seconds']:.3g}s/point", flush=True)
+    print(summarize(load(jsonl), a.out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,269 @@
+"""``mobo``: multi-objective Bayesian optimisation composed of BoTorch's own calls.
+
+encode history → one GP per objective and per constrained metric (:mod:`._gp`) →
+qLogNoisyExpectedHypervolumeImprovement with running trials as ``X_pending``
+(qLogNParEGO past 3 objectives) → ``optimize_acqf`` / ``optimize_acqf_mixed_alternating`` /
+discrete enumeration (:mod:`._acqf`) → decode. Scrambled Sobol for the first ``n_initial``
+trials.
+
+Stateless between calls: a proposal is a function of (problem, options, seed, history,
+pending, ``rng`` state). The only state kept is a cache of fitted hyperparameters keyed by
+data, which saves time and never changes a result. Torch seeds are drawn from ``rng``.
+
+Options (all optional): ``n_initial`` (Sobol trials, default ``2·(d+1)``), ``mc_samples``
+(64), ``num_restarts`` (6), ``raw_samples`` (256), ``max_fit_points`` (200),
+``cold_maxiter`` (200), ``warm_maxiter`` (50), ``anchor_growth`` (1.5), ``max_enumerate`` (2000).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+import torch
+from botorch.exceptions.errors import CandidateGenerationError
+from linear_operator.utils.errors import NanError, NotPSDError
+
+from nas.optimizers import _acqf, _gp
+from nas.optimizers._encode import categorical_dims, decode, encode, unit_to_space
+from nas.optimizers.base import Optimizer, OptimizerError, Problem, register_optimizer
+from nas.optimizers.sobol import sobol_configs
+from nas.pareto import reference_point, signs
+from nas.trial import Trial
+
+log = logging.getLogger(__name__)
+
+ACQ_ERRORS = (CandidateGenerationError, NotPSDError, NanError)
+
+
+@dataclass(frozen=True)
+class MoboOptions:
+    """Validated options of :class:`MoboOptimizer` (see the module docstring)."""
+
+    n_initial: int
+    mc_samples: int = 64
+    num_restarts: int = 6
+    raw_samples: int = 256
+    max_fit_points: int = 200
+    cold_maxiter: int = 200
+    warm_maxiter: int = 50
+    anchor_growth: float = 1.5
+    max_enumerate: int = 2_000
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            kind = float if f.name == "anchor_growth" else int
+            if isinstance(v, bool) or not isinstance(v, int | float) or (kind is int and v != int(v)):
+                what = "an integer" if kind is int else "a number"
+                raise OptimizerError(f"mobo: option {f.name}={v!r} must be {what}")
+        minimum = {"n_initial": 0, "max_fit_points": 4, "anchor_growth": 1.0}
+        for name, low in minimum.items():
+            if getattr(self, name) < low:
+                raise OptimizerError(f"mobo: option {name}={getattr(self, name)!r} must be >= {low}")
+        for name in ("mc_samples", "num_restarts", "raw_samples", "cold_maxiter", "warm_maxiter", "max_enumerate"):
+            if getattr(self, name) < 1:
+                raise OptimizerError(f"mobo: option {name}={getattr(self, name)!r} must be >= 1")
+        if self.anchor_growth == 1.0:
+            raise OptimizerError("mobo: option anchor_growth=1.0 must be > 1 (1 would refit cold every time)")
+
+    @classmethod
+    def parse(cls, d: int, options: dict[str, Any]) -> MoboOptions:
+        allowed = [f.name for f in fields(cls)]
+        unknown = sorted(set(options) - set(allowed))
+        if unknown:
+            raise OptimizerError(f"mobo: unknown option(s) {unknown}; allowed: {allowed}")
+        return cls(**{"n_initial": 2 * (d + 1), **options})
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """Completed trials as tensors, rows ordered by trial number.
+
+    ``X``: ``n x d`` encoded inputs. ``Y``: ``n x (m + k)`` model outputs: the ``m``
+    objectives turned to maximization, then the ``k`` constrained metrics as observed (NaN
+    where missing). ``Y_min``: ``n x m`` objectives in minimization orientation.
+    """
+
+    X: torch.Tensor
+    Y: torch.Tensor
+    Y_min: np.ndarray
+    feasible: np.ndarray
+    numbers: np.ndarray
+    skipped: int
+
+
+@contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Seed torch and Python's ``random`` (used by BoTorch's mixed optimiser) for a block,
+    restoring both generators afterwards."""
+    state = random.getstate()
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        random.seed(seed)
+        try:
+            yield
+        finally:
+            random.setstate(state)
+
+
+def _metric(t: Trial, name: str) -> float:
+    v = (t.values or {}).get(name, t.metrics.get(name))
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else math.nan
+
+
+def training_data(problem: Problem, history: Sequence[Trial]) -> TrainingData:
+    names = [o.name for o in problem.objectives]
+    s = signs([o.direction for o in problem.objectives])
+    usable, skipped = [], 0
+    for t in sorted(history, key=lambda t: t.number):
+        vals = [_metric(t, k) for k in names]
+        if all(math.isfinite(v) for v in vals):
+            usable.append((t, vals))
+        else:
+            skipped += 1
+    Y_min = np.array([v for _, v in usable], dtype=float).reshape(-1, len(names)) * s
+    C = np.array([[_metric(t, c.metric) for c in problem.constraints] for t, _ in usable],
+                 dtype=float).reshape(len(usable), len(problem.constraints))
+    feasible = np.array([
+        all(math.isfinite(row[i]) and c.satisfied(row[i]) for i, c in enumerate(problem.constraints))
+        for row in C
+    ], dtype=bool)
+    X = encode(problem.params, [t.params for t, _ in usable])
+    return TrainingData(
+        X=torch.tensor(X, dtype=torch.double).reshape(len(usable), len(problem.params)),
+        Y=torch.tensor(np.hstack([-Y_min, C]), dtype=torch.double),
+        Y_min=Y_min,
+        feasible=feasible,
+        numbers=np.array([t.number for t, _ in usable]),
+        skipped=skipped,
+    )
+
+
+def _key(params: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(repr(params[k]) for k in sorted(params))
+
+
+@register_optimizer("mobo")
+class MoboOptimizer(Optimizer):
+    def __init__(self, problem: Problem, seed: int = 0, **options: Any) -> None:
+        super().__init__(problem, seed, **options)
+        if not problem.objectives:
+            raise OptimizerError("mobo: the problem has no objectives")
+        self.config = MoboOptions.parse(len(problem.params), options)
+        self.domain = _acqf.make_domain(problem.params)
+        self._cache = _gp.HyperparameterCache()
+
+    def propose(
+        self,
+        history: Sequence[Trial],
+        pending: Sequence[Trial],
+        n: int,
+        rng: np.random.Generator,
+    ) -> list[dict[str, Any]]:
+        torch_seed = int(rng.integers(2**31 - 1))
+        data = training_data(self.problem, history)
+        info: dict[str, Any] = {"fallbacks": [], "n_train": len(data.X), "skipped": data.skipped}
+        self.last_info = info
+        if len(history) + len(pending) < self.config.n_initial:
+            info["strategy"] = "sobol"
+            info["reason"] = f"initial design: {len(history) + len(pending)} of n_initial={self.config.n_initial}"
+            return self._dedupe(self._sobol(history, pending, n), history, pending, rng)
+        if len(data.X) < 2:
+            return self._fallback(history, pending, n, rng,
+                                  f"only {len(data.X)} completed trial(s) with every objective value")
+        with seeded(torch_seed):
+            try:
+                X, info_acq = self._bayesopt(data, pending, n, torch_seed)
+            except ACQ_ERRORS as e:
+                return self._fallback(history, pending, n, rng, f"{type(e).__name__}: {e}")
+        info.update(info_acq)
+        configs = decode(self.problem.params, X.numpy())
+        return self._dedupe(configs, history, pending, rng)
+
+    def _bayesopt(
+        self, data: TrainingData, pending: Sequence[Trial], n: int, seed: int
+    ) -> tuple[torch.Tensor, dict[str, Any]]:
+        """Fit, build the acquisition function and optimise it: ``n x d`` candidates."""
+        cfg, m = self.config, len(self.problem.objectives)
+        keep = _gp.fit_subset(data.Y_min, data.feasible, data.numbers, cfg.max_fit_points)
+        anchor = _gp.anchor_size(len(data.X), max(cfg.n_initial, 2), cfg.anchor_growth)
+        model, reports = _gp.fit_model_list(
+            data.X[keep], data.Y[keep], sorted(categorical_dims(self.problem.params)),
+            anchor / len(data.X), self._cache, cfg.cold_maxiter, cfg.warm_maxiter,
+        )
+        info: dict[str, Any] = {"fit": [r.how for r in reports], "n_fit": len(keep), "anchor": anchor}
+        outputs = [o.name for o in self.problem.objectives] + [c.metric for c in self.problem.constraints]
+        for name, r in zip(outputs, reports, strict=True):
+            if r.error:
+                msg = f"GP fit for {name!r} failed ({r.error}); kept its starting hyperparameters"
+                log.warning("mobo: %s", msg)
+                self.last_info["fallbacks"].append({"fallback": "unfitted_hyperparameters", "reason": msg})
+        ref_min = reference_point(data.Y_min, [o.ref for o in self.problem.objectives],
+                                  [o.direction for o in self.problem.objectives])
+        info["ref_point"] = ref_min.tolist()
+        constraints = _acqf.outcome_constraints(self.problem.constraints, m)
+        X_pending = self._encode_pending(pending)
+        X_avoid = data.X if X_pending is None else torch.cat([data.X, X_pending])
+        X_base = data.X[keep]
+        if m <= 3:
+            acq = _acqf.nehvi(model, X_base, torch.tensor(-ref_min, dtype=torch.double), m,
+                              constraints, X_pending, cfg.mc_samples, seed)
+            X, how = _acqf.optimize(acq, self.domain, n, X_avoid, cfg.num_restarts,
+                                    cfg.raw_samples, cfg.max_enumerate)
+            info.update(strategy="qLogNEHVI", acq_optimizer=how)
+            return X, info
+        chosen = torch.empty(0, data.X.shape[-1], dtype=torch.double)
+        for i in range(n):  # one Chebyshev scalarization per point, conditioned on the ones before
+            pend = torch.cat([p for p in (X_pending, chosen) if p is not None])
+            acq = _acqf.parego(model, X_base, m, constraints, pend if len(pend) else None,
+                               cfg.mc_samples, seed + i)
+            x, how = _acqf.optimize(acq, self.domain, 1, torch.cat([X_avoid, chosen]),
+                                    cfg.num_restarts, cfg.raw_samples, cfg.max_enumerate)
+            chosen = torch.cat([chosen, x])
+        info.update(strategy="qLogNParEGO", acq_optimizer=how)
+        return chosen, info
+
+    def _encode_pending(self, pending: Sequence[Trial]) -> torch.Tensor | None:
+        if not pending:
+            return None
+        return torch.tensor(encode(self.problem.params, [t.params for t in pending]), dtype=torch.double)
+
+    def _sobol(self, history: Sequence[Trial], pending: Sequence[Trial], n: int) -> list[dict[str, Any]]:
+        start = max((t.number for t in [*history, *pending]), default=-1) + 1
+        return sobol_configs(self.problem.params, self.seed, start, n)
+
+    def _fallback(
+        self, history: Sequence[Trial], pending: Sequence[Trial], n: int, rng: np.random.Generator, reason: str
+    ) -> list[dict[str, Any]]:
+        """Sobol points instead of a model's, said in the log and in ``last_info``."""
+        log.warning("mobo: falling back to Sobol points: %s", reason)
+        self.last_info["strategy"] = "sobol"
+        self.last_info["fallbacks"].append({"fallback": "sobol", "reason": reason})
+        return self._dedupe(self._sobol(history, pending, n), history, pending, rng)
+
+    def _dedupe(
+        self, configs: list[dict[str, Any]], history: Sequence[Trial], pending: Sequence[Trial],
+        rng: np.random.Generator,
+    ) -> list[dict[str, Any]]:
+        """Replace any proposal equal to an evaluated, running or earlier one (recorded)."""
+        seen = {_key(t.params) for t in [*history, *pending]}
+        out = []
+        for c in configs:
+            tries = 0
+            while _key(c) in seen and tries < 1000:
+                u = rng.random((1, len(self.problem.params)))
+                c, tries = decode(self.problem.params, unit_to_space(self.problem.params, u))[0], tries + 1
+            if tries:
+                msg = f"a proposal repeated a known configuration; replaced by a random one after {tries} draw(s)"
+                log.warning("mobo: %s", msg)
+                self.last_info["fallbacks"].append({"fallback": "random_replacement", "reason": msg})
+            seen.add(_key(c))
+            out.append(c)
+        return out

@@ -1,0 +1,271 @@
+"""The ``mobo`` optimizer: determinism, mixed and categorical spaces, batches, constraints,
+fallbacks, and that it really beats random search on ZDT1."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+import textwrap
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from nas.optimizers import _gp
+from nas.optimizers.base import Constraint, OptimizerError, Problem, make_optimizer
+from nas.optimizers.mobo import MoboOptimizer
+from nas.optimizers.sobol import sobol_configs
+from nas.pareto import hypervolume
+from nas.trial import Trial, TrialState
+from search_spaces.base import Objective, make_space
+from search_spaces.params import Categorical, validate_config
+
+FAST = {"mc_samples": 16, "num_restarts": 2, "raw_samples": 32, "cold_maxiter": 60, "warm_maxiter": 20}
+OPS = ("none", "skip", "conv1x1", "conv3x3", "avgpool")
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Any:
+    """One torch thread: faster for these tiny models, and the CI box is small."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def complete(configs: list[dict[str, Any]], evaluate: Any, start: int = 0) -> list[Trial]:
+    return [Trial(id=start + i, number=start + i, state=TrialState.COMPLETE, params=c, values=evaluate(c))
+            for i, c in enumerate(configs)]
+
+
+def running(configs: list[dict[str, Any]], start: int) -> list[Trial]:
+    return [Trial(id=start + i, number=start + i, state=TrialState.RUNNING, params=c)
+            for i, c in enumerate(configs)]
+
+
+def synthetic(problem: str, **options: Any) -> tuple[Problem, Any]:
+    space = make_space("synthetic", {"problem": problem, **options})
+    return Problem(space.params, space.objectives), lambda c: space.evaluate(c, None).values
+
+
+def cell_problem() -> tuple[Problem, Any]:
+    """Six edges, five operations each; error falls with conv3x3 count, cost rises."""
+    params = {f"e{i}": Categorical(OPS) for i in range(6)}
+    quality = {"none": 0.0, "skip": 0.2, "conv1x1": 0.5, "conv3x3": 1.0, "avgpool": 0.3}
+    cost = {"none": 0.0, "skip": 0.0, "conv1x1": 1.0, "conv3x3": 9.0, "avgpool": 0.1}
+
+    def evaluate(c: dict[str, Any]) -> dict[str, float]:
+        s = sum(quality[c[f"e{i}"]] * (1 + 0.5 * (i % 2)) for i in range(6))
+        return {"error": float(np.exp(-0.5 * s)), "cost": sum(cost[c[f"e{i}"]] for i in range(6))}
+
+    return Problem(params, [Objective("error", "min", 1.0), Objective("cost", "min", 60.0)]), evaluate
+
+
+def initial(problem: Problem, evaluate: Any, n: int, seed: int = 0) -> list[Trial]:
+    return complete(sobol_configs(problem.params, seed, 0, n), evaluate)
+
+
+def test_same_seed_and_history_give_same_proposals_also_in_a_fresh_process() -> None:
+    problem, evaluate = synthetic("branincurrin")
+    history = initial(problem, evaluate, 8)
+    opt = make_optimizer("mobo", problem, seed=3, **FAST)
+    first = opt.propose(history, [], 2, np.random.default_rng(7))
+    again = make_optimizer("mobo", problem, seed=3, **FAST).propose(history, [], 2, np.random.default_rng(7))
+    assert first == again
+    assert opt.last_info["strategy"] == "qLogNEHVI"
+    script = textwrap.dedent("""
+        import json, numpy as np, torch
+        torch.set_num_threads(1)
+        from nas.optimizers.base import make_optimizer
+        from tests.nas.test_mobo import FAST, initial, synthetic
+        problem, evaluate = synthetic("branincurrin")
+        opt = make_optimizer("mobo", problem, seed=3, **FAST)
+        print(json.dumps(opt.propose(initial(problem, evaluate, 8), [], 2, np.random.default_rng(7))))
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == first
+
+
+def test_first_trials_come_from_sobol_then_the_model() -> None:
+    problem, evaluate = synthetic("zdt1", dim=3)
+    opt = make_optimizer("mobo", problem, seed=0, **FAST)
+    assert opt.config.n_initial == 8
+    assert opt.propose([], [], 4, np.random.default_rng(0)) == sobol_configs(problem.params, 0, 0, 4)
+    assert opt.last_info["strategy"] == "sobol"
+    opt.propose(initial(problem, evaluate, 8), [], 1, np.random.default_rng(0))
+    assert opt.last_info["strategy"] == "qLogNEHVI"
+
+
+def test_purely_categorical_space_never_repeats_a_configuration_and_improves() -> None:
+    problem, evaluate = cell_problem()
+    opt = make_optimizer("mobo", problem, seed=0, **FAST)
+    history = complete(sobol_configs(problem.params, 0, 0, 14), evaluate)
+    pending = running(sobol_configs(problem.params, 0, 14, 2), 14)
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        batch = opt.propose(history, pending, 4, rng)
+        assert opt.last_info["acq_optimizer"] == "optimize_acqf_discrete_local_search"
+        assert not opt.last_info["fallbacks"]
+        keys = [tuple(c.values()) for c in batch]
+        known = {tuple(t.params.values()) for t in [*history, *pending]}
+        assert len(set(keys)) == 4 and not set(keys) & known
+        history += complete(batch, evaluate, start=len(history) + len(pending))
+    Y = np.array([[t.values["error"], t.values["cost"]] for t in history])
+    ref = np.array([1.0, 60.0])
+    assert hypervolume(Y, ref) > hypervolume(Y[:14], ref)
+
+
+def test_mixed_space_proposes_valid_configurations() -> None:
+    problem, evaluate = synthetic("mixed")
+    opt = make_optimizer("mobo", problem, seed=0, **FAST)
+    history = initial(problem, evaluate, 12)
+    batch = opt.propose(history, [], 3, np.random.default_rng(0))
+    assert opt.last_info["acq_optimizer"] == "optimize_acqf_mixed_alternating"
+    assert opt.last_info["strategy"] == "qLogNEHVI"
+    for c in batch:
+        assert validate_config(problem.params, c) == c
+        assert isinstance(c["n"], int) and c["op"] in ("a", "b", "c", "d")
+    assert len({json.dumps(c, sort_keys=True) for c in batch}) == 3
+
+
+def test_batch_is_distinct_diverse_and_excludes_running_trials() -> None:
+    problem, evaluate = synthetic("zdt1", dim=3)
+    history = initial(problem, evaluate, 12)
+    pending = running(sobol_configs(problem.params, 0, 12, 3), 12)
+    opt = make_optimizer("mobo", problem, seed=0, **FAST)
+    batch = opt.propose(history, pending, 4, np.random.default_rng(1))
+    X = np.array([[c[k] for k in problem.params] for c in batch])
+    P = np.array([[t.params[k] for k in problem.params] for t in pending])
+    pairwise = np.linalg.norm(X[:, None] - X[None], axis=-1)[np.triu_indices(4, 1)]
+    assert pairwise.min() > 1e-3
+    assert np.linalg.norm(X[:, None] - P[None], axis=-1).min() > 1e-3
+
+
+def test_outcome_constraint_is_modelled_and_steers_proposals() -> None:
+    # ZDT1: f1 = x0. Demand f1 <= 0.3 and a "params" metric (reported in metrics) <= 5.
+    problem, evaluate = synthetic("zdt1", dim=3)
+    problem = Problem(problem.params, problem.objectives,
+                      [Constraint("f1", upper=0.3), Constraint("params", upper=5.0)])
+    history = [Trial(id=t.id, number=t.number, state=t.state, params=t.params, values=t.values,
+                     metrics={"params": 10 * t.params["x1"]})
+               for t in initial(problem, evaluate, 16)]
+    opt = make_optimizer("mobo", problem, seed=0, **FAST)
+    batch = opt.propose(history, [], 4, np.random.default_rng(0))
+    assert opt.last_info["fit"] and len(opt.last_info["fit"]) == 4  # 2 objectives + 2 constraints
+    feasible = [c["x0"] <= 0.35 and c["x1"] <= 0.55 for c in batch]
+    assert sum(feasible) >= 3
+
+
+def test_reference_point_from_spec_or_inferred() -> None:
+    problem, evaluate = synthetic("zdt1", dim=3)
+    history = initial(problem, evaluate, 8)
+    opt = make_optimizer("mobo", problem, seed=0, **FAST)
+    opt.propose(history, [], 1, np.random.default_rng(0))
+    assert opt.last_info["ref_point"] == [11.0, 11.0]
+    no_ref = Problem(problem.params, [Objective(o.name, o.direction) for o in problem.objectives])
+    opt = make_optimizer("mobo", no_ref, seed=0, **FAST)
+    opt.propose(history, [], 1, np.random.default_rng(0))
+    Y = np.array([[t.values["f1"], t.values["f2"]] for t in history])
+    expected = Y.max(0) + 0.1 * (Y.max(0) - Y.min(0))
+    assert opt.last_info["ref_point"] == pytest.approx(expected.tolist())
+
+
+def test_maximized_objective_is_the_mirror_of_its_minimized_negative() -> None:
+    problem, evaluate = synthetic("zdt1", dim=3)
+    history = initial(problem, evaluate, 8)
+    flipped = Problem(problem.params, [problem.objectives[0], Objective("f2", "max", -11.0)])
+    negated = [Trial(id=t.id, number=t.number, state=t.state, params=t.params,
+                     values={"f1": t.values["f1"], "f2": -t.values["f2"]}) for t in history]
+    a = make_optimizer("mobo", problem, seed=0, **FAST).propose(history, [], 2, np.random.default_rng(0))
+    b = make_optimizer("mobo", flipped, seed=0, **FAST).propose(negated, [], 2, np.random.default_rng(0))
+    assert a == b
+
+
+def test_more_than_three_objectives_use_parego() -> None:
+    problem, evaluate = synthetic("dtlz2", dim=5, n_obj=4)
+    opt = make_optimizer("mobo", problem, seed=0, **FAST)
+    batch = opt.propose(initial(problem, evaluate, 12), [], 2, np.random.default_rng(0))
+    assert opt.last_info["strategy"] == "qLogNParEGO" and len(batch) == 2 and batch[0] != batch[1]
+
+
+def test_failed_gp_fit_is_recorded_and_logged(monkeypatch: pytest.MonkeyPatch,
+                                              caplog: pytest.LogCaptureFixture) -> None:
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise _gp.ModelFittingError("All attempts to fit the model have failed.")
+
+    monkeypatch.setattr(_gp, "fit_gpytorch_mll", broken)
+    problem, evaluate = synthetic("zdt1", dim=3)
+    opt = make_optimizer("mobo", problem, seed=0, **FAST)
+    with caplog.at_level(logging.WARNING, logger="nas.optimizers.mobo"):
+        batch = opt.propose(initial(problem, evaluate, 8), [], 2, np.random.default_rng(0))
+    assert len(batch) == 2
+    assert opt.last_info["strategy"] == "qLogNEHVI"
+    assert [f["fallback"] for f in opt.last_info["fallbacks"]] == ["unfitted_hyperparameters"] * 2
+    assert "ModelFittingError" in opt.last_info["fallbacks"][0]["reason"]
+    assert "GP fit for 'f1' failed" in caplog.text
+
+
+def test_failed_acquisition_falls_back_to_sobol_loudly(monkeypatch: pytest.MonkeyPatch,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    from botorch.exceptions.errors import CandidateGenerationError
+
+    from nas.optimizers import _acqf
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise CandidateGenerationError("no feasible starting point")
+
+    monkeypatch.setattr(_acqf, "optimize", broken)
+    problem, evaluate = synthetic("zdt1", dim=3)
+    opt = make_optimizer("mobo", problem, seed=0, **FAST)
+    with caplog.at_level(logging.WARNING, logger="nas.optimizers.mobo"):
+        batch = opt.propose(initial(problem, evaluate, 8), [], 2, np.random.default_rng(0))
+    assert batch == sobol_configs(problem.params, 0, 8, 2)
+    assert opt.last_info["strategy"] == "sobol"
+    assert "CandidateGenerationError" in opt.last_info["fallbacks"][0]["reason"]
+    assert "falling back to Sobol" in caplog.text
+
+
+def test_bad_options_fail_early_with_the_name() -> None:
+    problem, _ = synthetic("zdt1", dim=3)
+    with pytest.raises(OptimizerError, match=r"unknown option.*n_init"):
+        MoboOptimizer(problem, n_init=3)
+    with pytest.raises(OptimizerError, match="mc_samples=0"):
+        MoboOptimizer(problem, mc_samples=0)
+
+
+def test_warm_start_anchors_and_fit_cap() -> None:
+    assert [_gp.anchor_size(n, 8) for n in (3, 8, 11, 12, 17, 18, 100)] == [3, 8, 8, 12, 12, 18, 93]
+    Y = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 2.0], [3.0, 3.0], [0.5, 0.5]])
+    keep = _gp.fit_subset(Y, np.ones(5, bool), np.arange(5), 3)
+    assert keep.tolist() == [0, 1, 4]  # the non-dominated layer
+
+
+def test_cached_hyperparameters_do_not_change_proposals() -> None:
+    problem, evaluate = synthetic("zdt1", dim=3)
+    history = initial(problem, evaluate, 12)
+    warm = make_optimizer("mobo", problem, seed=0, **FAST)
+    warm.propose(history[:10], [], 1, np.random.default_rng(0))  # fills the cache
+    a = warm.propose(history, [], 2, np.random.default_rng(5))
+    b = make_optimizer("mobo", problem, seed=0, **FAST).propose(history, [], 2, np.random.default_rng(5))
+    assert a == b
+
+
+def test_zdt1_median_hypervolume_after_30_evaluations_beats_random() -> None:
+    problem, evaluate = synthetic("zdt1", dim=6)
+    ref = np.array([11.0, 11.0])
+    ours, rand = [], []
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        opt = make_optimizer("mobo", problem, seed=seed, mc_samples=32, num_restarts=3, raw_samples=64,
+                             warm_maxiter=30)
+        history: list[Trial] = []
+        while len(history) < 30:
+            history += complete(opt.propose(history, [], 4, rng)[: 30 - len(history)], evaluate, len(history))
+        ours.append(hypervolume(np.array([[t.values["f1"], t.values["f2"]] for t in history]), ref))
+        random_opt = make_optimizer("random", problem, seed=seed)
+        configs = random_opt.propose([], [], 30, np.random.default_rng(seed))
+        rand.append(hypervolume(np.array([[evaluate(c)["f1"], evaluate(c)["f2"]] for c in configs]), ref))
+    assert np.median(ours) > np.median(rand) + 1.0
