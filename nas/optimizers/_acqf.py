@@ -78,7 +78,9 @@ def make_domain(params: dict[str, Param]) -> Domain:
     return Domain(torch.tensor([lo, hi], dtype=_DTYPE), discrete, categorical)
 
 
-def outcome_constraints(constraints: list[Constraint], m: int) -> list[Callable[[torch.Tensor], torch.Tensor]]:
+def outcome_constraints(
+    constraints: list[Constraint], m: int
+) -> list[Callable[[torch.Tensor], torch.Tensor]]:
     """BoTorch constraint callables (feasible where ``<= 0``) on model outputs ``m, m+1, …``.
 
     Each takes samples ``... x q x (m + k)`` and returns ``... x q``.

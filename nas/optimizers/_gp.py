@@ -46,12 +46,15 @@ class FitReport:
     error: str | None = None
 
 
-def pareto_layers(Y: np.ndarray) -> np.ndarray:
-    """Non-dominated-sorting rank (0 = front) of each row of ``Y`` (``n x m``, minimization)."""
-    rank = np.full(len(Y), -1)
+def pareto_layers(Y: np.ndarray, enough: int | None = None) -> np.ndarray:
+    """Non-dominated-sorting rank (0 = front) of each row of ``Y`` (``n x m``, minimization).
+
+    With ``enough``, sorting stops once that many rows are ranked; the rest get rank ``n``.
+    """
+    rank = np.full(len(Y), len(Y))
     left = np.arange(len(Y))
     layer = 0
-    while len(left):
+    while len(left) and (enough is None or len(Y) - len(left) < enough):
         mask = non_dominated_mask(Y[left])
         rank[left[mask]] = layer
         left = left[~mask]
@@ -71,7 +74,10 @@ def fit_subset(Y_min: np.ndarray, feasible: np.ndarray, order: np.ndarray, max_p
     n = len(Y_min)
     if n <= max_points:
         return np.arange(n)
-    rank = pareto_layers(Y_min) + np.where(feasible, 0, n)
+    rank = np.full(n, 2 * n + 1)
+    for ok, offset in ((feasible, 0), (~feasible, n + 1)):
+        idx = np.flatnonzero(ok)
+        rank[idx] = pareto_layers(Y_min[idx], enough=max_points) + offset
     chosen = np.lexsort((-order, rank))[:max_points]
     return np.sort(chosen)
 

@@ -67,7 +67,9 @@ class MoboOptions:
         for name, low in minimum.items():
             if getattr(self, name) < low:
                 raise OptimizerError(f"mobo: option {name}={getattr(self, name)!r} must be >= {low}")
-        for name in ("mc_samples", "num_restarts", "raw_samples", "cold_maxiter", "warm_maxiter", "max_enumerate"):
+        positive = ("mc_samples", "num_restarts", "raw_samples", "cold_maxiter", "warm_maxiter",
+                    "max_enumerate")
+        for name in positive:
             if getattr(self, name) < 1:
                 raise OptimizerError(f"mobo: option {name}={getattr(self, name)!r} must be >= 1")
         if self.anchor_growth == 1.0:
@@ -171,9 +173,9 @@ class MoboOptimizer(Optimizer):
         data = training_data(self.problem, history)
         info: dict[str, Any] = {"fallbacks": [], "n_train": len(data.X), "skipped": data.skipped}
         self.last_info = info
-        if len(history) + len(pending) < self.config.n_initial:
+        if (count := len(history) + len(pending)) < self.config.n_initial:
             info["strategy"] = "sobol"
-            info["reason"] = f"initial design: {len(history) + len(pending)} of n_initial={self.config.n_initial}"
+            info["reason"] = f"initial design: {count} of n_initial={self.config.n_initial} trials"
             return self._dedupe(self._sobol(history, pending, n), history, pending, rng)
         if len(data.X) < 2:
             return self._fallback(history, pending, n, rng,
@@ -240,7 +242,8 @@ class MoboOptimizer(Optimizer):
         return sobol_configs(self.problem.params, self.seed, start, n)
 
     def _fallback(
-        self, history: Sequence[Trial], pending: Sequence[Trial], n: int, rng: np.random.Generator, reason: str
+        self, history: Sequence[Trial], pending: Sequence[Trial], n: int, rng: np.random.Generator,
+        reason: str,
     ) -> list[dict[str, Any]]:
         """Sobol points instead of a model's, said in the log and in ``last_info``."""
         log.warning("mobo: falling back to Sobol points: %s", reason)
@@ -261,7 +264,8 @@ class MoboOptimizer(Optimizer):
                 u = rng.random((1, len(self.problem.params)))
                 c, tries = decode(self.problem.params, unit_to_space(self.problem.params, u))[0], tries + 1
             if tries:
-                msg = f"a proposal repeated a known configuration; replaced by a random one after {tries} draw(s)"
+                msg = (f"a proposal repeated a known configuration; replaced by a random one "
+                       f"after {tries} draw(s)")
                 log.warning("mobo: %s", msg)
                 self.last_info["fallbacks"].append({"fallback": "random_replacement", "reason": msg})
             seen.add(_key(c))

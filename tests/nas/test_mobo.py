@@ -269,3 +269,20 @@ def test_zdt1_median_hypervolume_after_30_evaluations_beats_random() -> None:
         configs = random_opt.propose([], [], 30, np.random.default_rng(seed))
         rand.append(hypervolume(np.array([[evaluate(c)["f1"], evaluate(c)["f2"]] for c in configs]), ref))
     assert np.median(ours) > np.median(rand) + 1.0
+
+
+def test_fit_set_prefers_feasible_front_layers_then_recent_trials() -> None:
+    rng = np.random.default_rng(0)
+    Y = rng.random((300, 2))
+    feasible = np.arange(300) % 3 != 0
+    keep = _gp.fit_subset(Y, feasible, np.arange(300), 50)
+    assert len(keep) == 50 and feasible[keep].all()
+    front = np.flatnonzero(feasible)[_gp.pareto_layers(Y[feasible]) == 0]
+    assert set(front) <= set(keep.tolist())
+
+
+def test_model_trains_on_at_most_max_fit_points() -> None:
+    problem, evaluate = synthetic("zdt1", dim=3)
+    opt = make_optimizer("mobo", problem, seed=0, max_fit_points=12, **FAST)
+    opt.propose(initial(problem, evaluate, 30), [], 1, np.random.default_rng(0))
+    assert opt.last_info["n_train"] == 30 and opt.last_info["n_fit"] == 12
