@@ -92,20 +92,20 @@ class Study:
         With ``budget``, never lets the study hold more counted trials than that.
         """
         wid = worker_id or _workers.worker_id()
-        trials = self.store.claim_pending(self.id, n, wid)
-        k = n - len(trials)
-        if budget is not None:
-            k = min(k, self.store.budget_left(self.id, budget))
-        if k > 0:
-            configs, info = self._propose(k)
-            meta = [{"optimizer": info}] * len(configs) if info else None
-            trials += self.store.create_trials(
-                self.id, configs, state=TrialState.RUNNING, worker_id=wid, budget=budget, metrics=meta
-            )
-        return trials
-
-    def _propose(self, n: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         history, pending, position = self._snapshot.refresh(self.store, self.id)
+        k = n - min(n, sum(t.state == TrialState.PENDING for t in pending))
+        if budget is not None and k > 0:
+            k = min(k, self.store.budget_left(self.id, budget))
+        configs: list[dict[str, Any]] = []
+        meta = None
+        if k > 0:
+            configs, info = self._propose(k, history, pending, position)
+            meta = [{"optimizer": info}] * len(configs) if info else None
+        return self.store.claim_and_create(self.id, n, wid, configs, budget=budget, metrics=meta)
+
+    def _propose(
+        self, n: int, history: list[Trial], pending: list[Trial], position: int
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         opt = self.optimizer
         configs = opt.propose(history, pending, n, _rng(self.spec.optimizer.seed, position))
         from search_spaces.params import validate_config

@@ -166,32 +166,65 @@ class Store:
         metrics: Sequence[dict[str, Any]] | None = None,
     ) -> list[Trial]:
         """Insert trials with the next free numbers. With ``budget``, creates at most as
-        many as the budget still allows (trials that count: PENDING, RUNNING, COMPLETE,
-        and FAILED ones that were not re-queued)."""
+        many as the budget still allows (trials that count: every trial except FAILED ones
+        that were re-queued)."""
         with self._write() as s:
             self._lock_study(s, study_id)
-            k = len(params)
-            if budget is not None:
-                k = max(0, min(k, budget - self._used(s, study_id)))
-            if k == 0:
-                return []
-            start = s.scalar(select(func.max(TrialRow.number)).where(TrialRow.study_id == study_id))
-            start = -1 if start is None else start
-            now = utcnow()
-            running = state == TrialState.RUNNING
-            rows = [
-                TrialRow(
-                    study_id=study_id, number=start + 1 + i, state=state.value,
-                    params_json=json.dumps(p), metrics_json=_dump(metrics[i]) if metrics else None,
-                    attempt=0, requeued=False, worker_id=worker_id, created_at=now,
-                    started_at=now if running else None, heartbeat_at=now if running else None,
-                    is_pareto=False, feasible=True,
-                )
-                for i, p in enumerate(params[:k])
-            ]
-            s.add_all(rows)
-            s.flush()
+            rows = self._insert(s, study_id, params, state, worker_id, budget, metrics)
             return [_to_trial(r) for r in rows]
+
+    def claim_and_create(
+        self,
+        study_id: int,
+        n: int,
+        worker_id: str,
+        params: Sequence[dict[str, Any]],
+        *,
+        budget: int | None = None,
+        metrics: Sequence[dict[str, Any]] | None = None,
+    ) -> list[Trial]:
+        """One transaction: claim up to ``n`` PENDING trials for ``worker_id``, then fill the
+        rest with new RUNNING trials from ``params`` (within ``budget``)."""
+        with self._write() as s:
+            self._lock_study(s, study_id)
+            rows = self._claim(s, study_id, n, worker_id)
+            room = min(n - len(rows), len(params))
+            rows += self._insert(s, study_id, params[:room], TrialState.RUNNING, worker_id, budget,
+                                 metrics[:room] if metrics else None)
+            return [_to_trial(r) for r in rows]
+
+    def _insert(
+        self,
+        s: Session,
+        study_id: int,
+        params: Sequence[dict[str, Any]],
+        state: TrialState,
+        worker_id: str | None,
+        budget: int | None,
+        metrics: Sequence[dict[str, Any]] | None,
+    ) -> list[TrialRow]:
+        k = len(params)
+        if budget is not None:
+            k = max(0, min(k, budget - self._used(s, study_id)))
+        if k == 0:
+            return []
+        start = s.scalar(select(func.max(TrialRow.number)).where(TrialRow.study_id == study_id))
+        start = -1 if start is None else start
+        now = utcnow()
+        running = state == TrialState.RUNNING
+        rows = [
+            TrialRow(
+                study_id=study_id, number=start + 1 + i, state=state.value,
+                params_json=json.dumps(p), metrics_json=_dump(metrics[i]) if metrics else None,
+                attempt=0, requeued=False, worker_id=worker_id, created_at=now,
+                started_at=now if running else None, heartbeat_at=now if running else None,
+                is_pareto=False, feasible=True,
+            )
+            for i, p in enumerate(params[:k])
+        ]
+        s.add_all(rows)
+        s.flush()
+        return rows
 
     def _used(self, s: Session, study_id: int) -> int:
         """Trials that count against the budget: all of them (numbers are dense from 0)
@@ -210,20 +243,23 @@ class Store:
     def claim_pending(self, study_id: int, n: int, worker_id: str) -> list[Trial]:
         """Move up to ``n`` PENDING trials to RUNNING for ``worker_id`` (oldest first)."""
         with self._write() as s:
-            q = (
-                select(TrialRow)
-                .where(TrialRow.study_id == study_id, TrialRow.state == TrialState.PENDING.value)
-                .order_by(TrialRow.number)
-                .limit(n)
-            )
-            if s.bind is not None and s.bind.dialect.name == "postgresql":
-                q = q.with_for_update(skip_locked=True)
-            rows = s.scalars(q).all()
-            now = utcnow()
-            for r in rows:
-                r.state, r.worker_id, r.started_at, r.heartbeat_at = "RUNNING", worker_id, now, now
-            s.flush()
-            return [_to_trial(r) for r in rows]
+            return [_to_trial(r) for r in self._claim(s, study_id, n, worker_id)]
+
+    def _claim(self, s: Session, study_id: int, n: int, worker_id: str) -> list[TrialRow]:
+        q = (
+            select(TrialRow)
+            .where(TrialRow.study_id == study_id, TrialRow.state == TrialState.PENDING.value)
+            .order_by(TrialRow.number)
+            .limit(n)
+        )
+        if s.bind is not None and s.bind.dialect.name == "postgresql":
+            q = q.with_for_update(skip_locked=True)
+        rows = list(s.scalars(q).all())
+        now = utcnow()
+        for r in rows:
+            r.state, r.worker_id, r.started_at, r.heartbeat_at = "RUNNING", worker_id, now, now
+        s.flush()
+        return rows
 
     def start_trial(self, trial_id: int, worker_id: str) -> Trial:
         """Mark a trial RUNNING on ``worker_id`` (a worker taking over a handed-out trial)."""
