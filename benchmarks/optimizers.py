@@ -101,7 +101,8 @@ def run_mobo(bench: Bench, seed: int, evals: int, batch: int) -> tuple[np.ndarra
         seconds += [(time.perf_counter() - t0) / len(configs)] * len(configs)
         for c in configs:
             n = len(history)
-            history.append(Trial(id=n, number=n, state=TrialState.COMPLETE, params=c, values=bench.evaluate(c)))
+            values = bench.evaluate(c)
+            history.append(Trial(id=n, number=n, state=TrialState.COMPLETE, params=c, values=values))
     Y = np.array([[t.values[o.name] for o in bench.objectives] for t in history])
     return Y, seconds
 
@@ -228,7 +229,9 @@ def _job(args: tuple[str, ...]) -> dict[str, Any]:
 # --- summary
 
 def load(jsonl: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in jsonl.read_text().splitlines() if line.strip()] if jsonl.exists() else []
+    if not jsonl.exists():
+        return []
+    return [json.loads(line) for line in jsonl.read_text().splitlines() if line.strip()]
 
 
 def summarize(records: list[dict[str, Any]], out: Path) -> str:
@@ -251,7 +254,8 @@ def summarize(records: list[dict[str, Any]], out: Path) -> str:
             if ts:
                 summary["sec_per_point"].setdefault(m, {})[str(n)] = float(np.median(ts))
     (out / "optimizers.json").write_text(json.dumps({"summary": summary, "records": records}, indent=1))
-    _plot(runs, problems, methods, out / "optimizers.png")
+    if problems:
+        _plot(runs, problems, methods, out / "optimizers.png")
     return _table(summary, problems, methods)
 
 
@@ -281,8 +285,8 @@ def _plot(runs: list[dict[str, Any]], problems: list[str], methods: list[str], p
     import matplotlib.pyplot as plt
 
     cols = 3
-    fig, axes = plt.subplots(math.ceil(len(problems) / cols), cols, figsize=(15, 4.2 * math.ceil(len(problems) / cols)),
-                             squeeze=False)
+    rows = math.ceil(len(problems) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(15, 4.2 * rows), squeeze=False)
     for ax, p in zip(axes.flat, problems, strict=False):
         for m in methods:
             rs = [r["hv"] for r in runs if r["problem"] == p and r["method"] == m]
@@ -309,18 +313,23 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--fresh", action="store_true", help="forget finished runs in the .jsonl")
+    ap.add_argument("--retime", action="store_true", help="forget finished timings and measure again")
     ap.add_argument("--summarize", action="store_true", help="only rebuild table and plot")
     a = ap.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
     jsonl = a.out / "optimizers.jsonl"
     if a.fresh and jsonl.exists():
         jsonl.unlink()
+    if a.retime:
+        kept = [r for r in load(jsonl) if r["kind"] != "timing"]
+        jsonl.write_text("".join(json.dumps(r) + "\n" for r in kept))
     if not a.summarize:
-        done = {(r["kind"], r.get("problem"), r["method"], r.get("seed"), r.get("n_obs")) for r in load(jsonl)}
+        done = {(r["kind"], r.get("problem"), r["method"], r.get("seed"), r.get("n_obs"))
+                for r in load(jsonl)}
         jobs = [("timing", m, str(n)) for n in TIMING_OBS for m in a.timing.split(",") if m
                 if ("timing", None, m, None, n) not in done]
         jobs += [("run", p, m, str(s), str(a.evals)) for s in range(a.seeds) for p in a.problems.split(",")
-                 for m in a.methods.split(",") if ("run", p, m, s, None) not in done]
+                 for m in a.methods.split(",") if m and ("run", p, m, s, None) not in done]
         with ProcessPoolExecutor(a.workers) as pool, jsonl.open("a") as f:
             for fut in as_completed([pool.submit(_job, j) for j in jobs]):
                 rec = fut.result()
