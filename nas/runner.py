@@ -58,7 +58,10 @@ def evaluate_trial(study: Study, trial: Trial) -> Trial:
     with heartbeat(study.store, trial.id, study.spec.lease.heartbeat_s):
         try:
             ev = study.space.evaluate(trial.params, ctx)
-            values = study._check_values(ev.values)
+            wanted = {o.name for o in study.objectives}
+            values = study._check_values({k: v for k, v in ev.values.items() if k in wanted})
+            # a space may report more objectives than the study optimizes: keep them as metrics
+            ev.metrics.update({k: v for k, v in ev.values.items() if k not in wanted})
         except Exception as e:
             spent = {"eval_s": time.perf_counter() - t0}
             return _tell_safely(study, trial, error=error_summary(e), metrics=spent)

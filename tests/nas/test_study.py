@@ -128,3 +128,13 @@ def test_same_seed_gives_the_same_proposals(tmp_path):
     r1 = create_study(zdt_spec("r"), storage=f"sqlite:///{tmp_path}/a.db")
     r2 = create_study(zdt_spec("r"), storage=f"sqlite:///{tmp_path}/b.db")
     assert [t.params for t in r1.ask(2)] == [t.params for t in r2.ask(2)]
+
+
+def test_objectives_the_study_does_not_optimize_are_kept_as_metrics(tmp_path):
+    spec = {"name": "sub", "space": {"name": "synthetic", "options": {"problem": "dtlz2", "dim": 4, "n_obj": 3}},
+            "objectives": [{"name": "f1"}, {"name": "f3"}], "optimizer": {"name": "random"},
+            "budget": {"trials": 3}, "executor": {"name": "local"}}
+    study = create_study(spec, storage=f"sqlite:///{tmp_path}/s.db")
+    study.optimize()
+    done = study.trials(TrialState.COMPLETE)
+    assert len(done) == 3 and set(done[0].values) == {"f1", "f3"} and "f2" in done[0].metrics
