@@ -96,6 +96,10 @@ def stop_ray(session: RaySession) -> None:
     """Shut down (or disconnect from) Ray if ``session`` opened it; leaves no local Ray behind."""
     if not session.owned:
         return
+    node = getattr(ray._private.worker, "_global_node", None)
+    if session.started and node is not None:
+        with suppress(Exception):  # the autoscaler monitor takes a second to heed SIGTERM: nothing to save
+            node.kill_monitor(check_alive=False)
     try:
         ray.shutdown()
     finally:
@@ -222,7 +226,7 @@ class _Driver:
                 self._submit(t.id)
 
     def _submit(self, trial_id: int) -> None:
-        ref = self.task.remote(self.url, self.study.name, trial_id, self.paths)
+        ref = self.task.remote(self.url, self.study.name, trial_id, self.paths, self.study.id)
         self.inflight[ref] = trial_id
 
     def _collect(self, ref: ray.ObjectRef) -> None:
@@ -261,6 +265,8 @@ class _Driver:
 
     def _reap(self, is_dead: Callable[[str | None], bool] = _workers.is_dead) -> None:
         spec = self.study.spec
+        for tid in self.inflight.values():  # a task still queued in Ray keeps its lease
+            self.study.store.heartbeat(tid)
         for failed, retry in self.study.store.reap(self.study.id, spec.lease.grace_s, is_dead, spec.max_retries):
             if retry is None:
                 self._report(failed)
@@ -278,11 +284,13 @@ class _Driver:
 
 # ---- the worker side -------------------------------------------------------------------
 
-_STUDIES: dict[tuple[str, str], Study] = {}
+_STUDIES: dict[tuple[str, str], Study] = {}  # per worker process: (url, name) -> study
 _WORKER_ID: list[str] = []
 
 
-def run_trial(url: str, study_name: str, trial_id: int, paths: list[str] | None = None) -> Trial | None:
+def run_trial(
+    url: str, study_name: str, trial_id: int, paths: list[str] | None = None, study_id: int | None = None
+) -> Trial | None:
     """Take over trial ``trial_id`` in this process, evaluate it and record the outcome.
 
     Returns the finished trial, or None when the trial is no longer this worker's to run
@@ -291,7 +299,7 @@ def run_trial(url: str, study_name: str, trial_id: int, paths: list[str] | None 
     for p in paths or ():
         if p not in sys.path:
             sys.path.append(p)
-    study = _study(url, study_name)
+    study = _study(url, study_name, study_id)
     if not _WORKER_ID:
         _WORKER_ID.append(_workers.worker_id())
     try:
@@ -308,13 +316,15 @@ def run_trial(url: str, study_name: str, trial_id: int, paths: list[str] | None 
             return study.store.get_trial(trial_id)
 
 
-def _study(url: str, name: str) -> Study:
+def _study(url: str, name: str, study_id: int | None = None) -> Study:
+    """The study, loaded once per worker process (a study re-created under the same name is reloaded)."""
     key = (url, name)
-    if key not in _STUDIES:
+    cached = _STUDIES.get(key)
+    if cached is None or (study_id is not None and cached.id != study_id):
         from nas.study import load_study
 
-        _STUDIES[key] = load_study(name, url)
-    return _STUDIES[key]
+        cached = _STUDIES[key] = load_study(name, url)
+    return cached
 
 
 _run_trial_task = ray.remote(max_retries=0)(run_trial)
