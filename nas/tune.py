@@ -139,10 +139,10 @@ def trainable(study: Study) -> Callable[[dict[str, Any]], None]:
     def evaluate(config: dict[str, Any]) -> None:
         from ray import tune
 
-        from nas.executors.ray import _study
+        from nas.executors._trial_task import cached_study
         from search_spaces.base import EvalContext
 
-        ev = _study(url, name).space.evaluate(dict(config), EvalContext(seed=seed))
+        ev = cached_study(url, name).space.evaluate(dict(config), EvalContext(seed=seed))
         extra = {k: v for k, v in ev.metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)}
         tune.report({**extra, **ev.values})
 

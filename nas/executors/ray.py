@@ -23,11 +23,13 @@ with a watchdog that clears its processes even if the driver is killed); ``auto`
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -38,8 +40,8 @@ import ray
 from ray.exceptions import RayError, RayTaskError
 
 from nas import _workers
+from nas.executors._trial_task import run_trial
 from nas.executors.base import Executor, ProgressFn
-from nas.runner import error_summary, evaluate_trial
 from storage import Trial, TrialStateError
 
 if TYPE_CHECKING:
@@ -146,6 +148,7 @@ class RayExecutor(Executor):
     gpus_per_trial: float = 0.0
     address: str | None = None
     poll_s: float = 1.0
+    warm_start: bool = True
     options: dict[str, Any] = field(default_factory=dict)
     init: dict[str, Any] = field(default_factory=dict)
 
@@ -171,10 +174,21 @@ class RayExecutor(Executor):
         return cls(**fields)
 
     def run(self, study: Study, progress: ProgressFn | None = None) -> None:
+        local = not self.address and not ray.is_initialized()
+        warm = None
+        if local and self.warm_start and not self.gpus_per_trial:
+            warm = _WarmStart(study)  # evaluates trials while the local Ray boots
+            warm.start()
         local_cpus = max(os.cpu_count() or 1, math.ceil(self.workers * self.cpus_per_trial))
-        with ray_session(self.address, num_cpus=None if self.address else local_cpus, **self.init):
-            self._check_resources()
-            _Driver(study, self, progress).run()
+        try:
+            with ray_session(self.address, num_cpus=local_cpus if local else None, **self.init):
+                if warm is not None:
+                    warm.stop()
+                self._check_resources()
+                _Driver(study, self, progress, warm).run()
+        finally:
+            if warm is not None:
+                warm.stop()
 
     def _check_resources(self) -> None:
         have = ray.cluster_resources()
@@ -189,8 +203,8 @@ class RayExecutor(Executor):
 class _Driver:
     """The driver loop of one :meth:`RayExecutor.run`."""
 
-    def __init__(self, study: Study, ex: RayExecutor, progress: ProgressFn | None) -> None:
-        self.study, self.ex, self.progress = study, ex, progress
+    def __init__(self, study: Study, ex: RayExecutor, progress: ProgressFn | None, warm: _WarmStart | None) -> None:
+        self.study, self.ex, self.progress, self.warm = study, ex, progress, warm
         self.wid = _workers.worker_id()
         self.url = _absolute_url(study.store.url)
         self.paths = _import_paths()
@@ -205,11 +219,15 @@ class _Driver:
     def run(self) -> None:
         next_reap = time.monotonic() + REAP_EVERY_S
         while True:
-            self._fill()
+            warming = self._drain_warm()
+            self._fill(warming)
             if self.inflight:
-                ready, _ = ray.wait(list(self.inflight), num_returns=1, timeout=self.ex.poll_s)
+                timeout = 0.05 if warming else self.ex.poll_s
+                ready, _ = ray.wait(list(self.inflight), num_returns=1, timeout=timeout)
                 for ref in ready:
                     self._collect(ref)
+            elif warming:
+                self.warm.join(self.ex.poll_s)  # type: ignore[union-attr]
             elif self.study.done():
                 return
             else:  # the rest of the budget runs elsewhere (another driver, a worker left over)
@@ -219,8 +237,21 @@ class _Driver:
                 self._reap()
                 next_reap = time.monotonic() + REAP_EVERY_S
 
-    def _fill(self) -> None:
-        free = self.ex.workers - len(self.inflight)
+    def _drain_warm(self) -> bool:
+        """Report the warm-start process's finished trials; True while it still evaluates one."""
+        if self.warm is None:
+            return False
+        busy = self.warm.busy()
+        for tid in self.warm.take_finished():
+            self._report(self.study.store.get_trial(tid))
+        if not busy:
+            if self.warm.lost:
+                self._reap()  # it died with a trial: re-queue it
+            self.warm = None
+        return busy
+
+    def _fill(self, warming: bool = False) -> None:
+        free = self.ex.workers - len(self.inflight) - int(warming)
         if free > 0:
             for t in self.study.ask(free, worker_id=self.wid, budget=self.study.budget):
                 self._submit(t.id)
@@ -282,50 +313,76 @@ class _Driver:
             self.progress(self.study, t)
 
 
-# ---- the worker side -------------------------------------------------------------------
+class _WarmStart:
+    """Evaluate trials in one plain subprocess while a local Ray starts (a few seconds).
 
-_STUDIES: dict[tuple[str, str], Study] = {}  # per worker process: (url, name) -> study
-_WORKER_ID: list[str] = []
-
-
-def run_trial(
-    url: str, study_name: str, trial_id: int, paths: list[str] | None = None, study_id: int | None = None
-) -> Trial | None:
-    """Take over trial ``trial_id`` in this process, evaluate it and record the outcome.
-
-    Returns the finished trial, or None when the trial is no longer this worker's to run
-    (a lease expired and another worker owns its params now).
+    The process takes each trial over and writes its result like a Ray worker does; it
+    gets a new trial only until :meth:`stop` (Ray is up), then finishes the one it holds
+    and exits. It holds one of the executor's worker slots meanwhile.
     """
-    for p in paths or ():
-        if p not in sys.path:
-            sys.path.append(p)
-    study = _study(url, study_name, study_id)
-    if not _WORKER_ID:
-        _WORKER_ID.append(_workers.worker_id())
-    try:
-        trial = study.store.start_trial(trial_id, _WORKER_ID[0])
-    except TrialStateError as e:
-        log.warning("trial id %s not started: %s", trial_id, e)
-        return None
-    try:
-        return evaluate_trial(study, trial)
-    except Exception as e:  # the evaluation's own errors are told by evaluate_trial; this is the rest
-        try:
-            return study.store.fail_trial(trial_id, error_summary(e))
-        except TrialStateError:
-            return study.store.get_trial(trial_id)
 
+    def __init__(self, study: Study) -> None:
+        self.url, self.name, self.study_id = _absolute_url(study.store.url), study.name, study.id
+        self.lost = False
+        self._stop = threading.Event()
+        self._finished: list[int] = []
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._loop, name="nas-warm-start", daemon=True)
 
-def _study(url: str, name: str, study_id: int | None = None) -> Study:
-    """The study, loaded once per worker process (a study re-created under the same name is reloaded)."""
-    key = (url, name)
-    cached = _STUDIES.get(key)
-    if cached is None or (study_id is not None and cached.id != study_id):
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def busy(self) -> bool:
+        return self._thread.is_alive()
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+    def take_finished(self) -> list[int]:
+        with self._lock:
+            out, self._finished = self._finished, []
+        return out
+
+    def _loop(self) -> None:
         from nas.study import load_study
 
-        cached = _STUDIES[key] = load_study(name, url)
-    return cached
+        cmd = [sys.executable, "-m", "nas.executors._trial_task", self.url, self.name, str(self.study_id),
+               json.dumps(_import_paths())]
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert proc.stdin is not None and proc.stdout is not None
+        try:
+            if proc.stdout.readline().strip() != "ready":
+                return
+            study = load_study(self.name, self.url)  # its own: the driver's is not shared across threads
+            while not self._stop.is_set():
+                trials = study.ask(1, budget=study.budget)
+                if not trials:
+                    return
+                proc.stdin.write(f"{trials[0].id}\n")
+                proc.stdin.flush()
+                line = proc.stdout.readline()
+                if not line:
+                    self.lost = True
+                    return
+                with self._lock:
+                    self._finished.append(int(line))
+        except Exception as e:  # never let the warm start break the run: Ray takes over
+            log.warning("warm start stopped: %s", e)
+            self.lost = True
+        finally:
+            with suppress(OSError):
+                proc.stdin.close()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
+
+# ---- the worker side -------------------------------------------------------------------
 
 _run_trial_task = ray.remote(max_retries=0)(run_trial)
 

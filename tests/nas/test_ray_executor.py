@@ -343,3 +343,45 @@ def test_asking_for_gpus_the_cluster_lacks_fails_with_a_clear_message(tmp_path, 
     study = create_study(zdt_spec(study_name, trials=2), storage=f"sqlite:///{tmp_path}/nas.db")
     with pytest.raises(RayExecutorError, match="gpus_per_trial"):
         study.optimize(RayExecutor(workers=1, gpus_per_trial=1))
+
+
+# ---- warm start: trials run in a plain subprocess while a local Ray boots -------------------------
+
+
+def test_warm_start_process_evaluates_trials_until_stopped(tmp_path, monkeypatch, study_name):
+    from nas.executors.ray import _WarmStart
+
+    ev = _evaluator(tmp_path, monkeypatch, """
+        def evaluate(p):
+            time.sleep(0.1)
+            return {"f1": p["x0"], "f2": p["x1"]}
+    """)
+    study = create_study(_spec(study_name, ev, trials=50), storage=f"sqlite:///{tmp_path}/nas.db")
+    warm = _WarmStart(study)
+    warm.start()
+    deadline = time.monotonic() + 60
+    while len(study.trials(TrialState.COMPLETE)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    warm.stop()
+    warm.join(30)
+    assert not warm.busy() and not warm.lost
+    finished = warm.take_finished()
+    done = study.trials(TrialState.COMPLETE)
+    assert len(done) >= 3 and sorted(finished) == sorted(t.id for t in done) and not study.trials("RUNNING")
+    assert len({t.worker_id for t in done}) == 1 and done[0].worker_id != _workers.worker_id()
+
+
+def test_warm_start_process_that_dies_leaves_its_trial_to_be_requeued(tmp_path, monkeypatch, study_name):
+    from nas.executors.ray import _WarmStart
+
+    ev = _evaluator(tmp_path, monkeypatch, """
+        def evaluate(p):
+            os._exit(5)
+    """)
+    study = create_study(_spec(study_name, ev, trials=5), storage=f"sqlite:///{tmp_path}/nas.db")
+    warm = _WarmStart(study)
+    warm.start()
+    warm.join(60)
+    assert warm.lost and not warm.take_finished()
+    ((failed, retry),) = study.reap()
+    assert "worker died" in (failed.error or "") and retry is not None and retry.params == failed.params

@@ -1,0 +1,86 @@
+"""The worker side of one trial, free of Ray imports: take it over, evaluate it, tell.
+
+Runs inside Ray tasks (:mod:`nas.executors.ray`) and in the warm-start process that
+evaluates trials while a local Ray boots: ``python -m nas.executors._trial_task URL NAME
+STUDY_ID PATHS_JSON`` prints ``ready``, then reads trial ids from stdin, one a line, and
+answers each with its id once the result is stored.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from typing import TYPE_CHECKING
+
+from nas import _workers
+from nas.runner import error_summary, evaluate_trial
+from storage import Trial, TrialStateError
+
+if TYPE_CHECKING:
+    from nas.study import Study
+
+log = logging.getLogger(__name__)
+
+_STUDIES: dict[tuple[str, str], Study] = {}  # per worker process: (url, name) -> study
+_WORKER_ID: list[str] = []
+
+
+def run_trial(
+    url: str, study_name: str, trial_id: int, paths: list[str] | None = None, study_id: int | None = None
+) -> Trial | None:
+    """Take over trial ``trial_id`` in this process, evaluate it and record the outcome.
+
+    The trial is marked RUNNING on this process's worker id, so its liveness is judged by
+    the process that evaluates it. Returns the finished trial, or None when the trial is
+    no longer this worker's to run (its lease expired and a retry owns its params).
+    """
+    for p in paths or ():
+        if p not in sys.path:
+            sys.path.append(p)
+    study = cached_study(url, study_name, study_id)
+    if not _WORKER_ID:
+        _WORKER_ID.append(_workers.worker_id())
+    try:
+        trial = study.store.start_trial(trial_id, _WORKER_ID[0])
+    except TrialStateError as e:
+        log.warning("trial id %s not started: %s", trial_id, e)
+        return None
+    try:
+        return evaluate_trial(study, trial)
+    except Exception as e:  # the evaluation's own errors are told by evaluate_trial; this is the rest
+        try:
+            return study.store.fail_trial(trial_id, error_summary(e))
+        except TrialStateError:
+            return study.store.get_trial(trial_id)
+
+
+def cached_study(url: str, name: str, study_id: int | None = None) -> Study:
+    """The study, loaded once per process (a study re-created under the same name is reloaded)."""
+    key = (url, name)
+    cached = _STUDIES.get(key)
+    if cached is None or (study_id is not None and cached.id != study_id):
+        from nas.study import load_study
+
+        cached = _STUDIES[key] = load_study(name, url)
+    return cached
+
+
+def main() -> None:
+    url, name, study_id, paths = sys.argv[1], sys.argv[2], int(sys.argv[3]), json.loads(sys.argv[4])
+    answer = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)  # the evaluator's prints go to stderr, not into the answers
+    sys.stdout = sys.stderr
+    cached_study(url, name, study_id)
+    answer.write("ready\n")
+    answer.flush()
+    for line in sys.stdin:
+        tid = int(line)
+        run_trial(url, name, tid, paths, study_id)
+        answer.write(f"{tid}\n")
+        answer.flush()
+
+
+if __name__ == "__main__":
+    main()
