@@ -18,7 +18,8 @@ Failures:
 
 With no address a local Ray sized to the machine is started (and shut down at the end,
 with a watchdog that clears its processes even if the driver is killed); ``auto`` or
-``ray://host:port`` joins a cluster.
+``ray://host:port`` joins a cluster. While a local Ray boots (a few seconds), one plain
+subprocess already evaluates trials the same way (``warm_start``), holding one worker slot.
 """
 
 from __future__ import annotations
@@ -174,6 +175,8 @@ class RayExecutor(Executor):
         return cls(**fields)
 
     def run(self, study: Study, progress: ProgressFn | None = None) -> None:
+        if study.done():  # nothing to run: no need to start Ray
+            return
         local = not self.address and not ray.is_initialized()
         warm = None
         if local and self.warm_start and not self.gpus_per_trial:
