@@ -5,8 +5,8 @@ mixed precision against uniform precision at equal model size.
     .venv/bin/python -m benchmarks.hawq  # ~1-2 min on one core (run as a module from the repo root)
 
 Writes ``benchmarks/results/hawq.json`` and ``benchmarks/results/hawq.png`` and prints a
-markdown table. :func:`search_front` (a 40-trial search over the ``hawq`` space) takes a
-``propose`` callable so the study layer's optimizers can replace its random sampler.
+markdown table. :func:`search_study` runs a real 40-trial ``hawq`` study (``mobo`` by
+default) and sets its Pareto front against the uniform and ILP points.
 """
 
 from __future__ import annotations
@@ -16,18 +16,16 @@ import json
 import statistics
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
-from nas.pareto import non_dominated_mask, to_min
 from proxies.bitalloc import ilp_allocate
 from proxies.hessian import hutchinson_traces, layer_weights
-from search_spaces import EvalContext, make_space
+from search_spaces import make_space
 from search_spaces.hawq import HawqSpace
 
 RESULTS = Path(__file__).parent / "results"
@@ -98,21 +96,38 @@ def quality(space: HawqSpace, uniform_bits: Sequence[int]) -> list[dict[str, Any
     return rows
 
 
-def search_front(space: HawqSpace, n_trials: int = 40, seed: int = 0,
-                 propose: Callable[[HawqSpace, np.random.Generator], dict[str, Any]] | None = None
-                 ) -> dict[str, Any]:
-    """Evaluate ``n_trials`` configurations and return them with the Pareto front over the
-    space's default objectives. ``propose(space, rng) -> config`` defaults to uniform random
-    sampling; pass a study-driven proposer (e.g. ``mobo``) to compare optimizers."""
-    rng = np.random.default_rng(seed)
-    pick = propose or (lambda sp, r: {k: p.choices[r.integers(len(p.choices))]
-                                      for k, p in sp.params.items()})
-    objs = space.default_objectives
-    trials = [space.evaluate(pick(space, rng), EvalContext(trial_number=i)) for i in range(n_trials)]
-    Y = to_min(np.array([[t.values[o.name] for o in objs] for t in trials]), [o.direction for o in objs])
-    front = np.flatnonzero(non_dominated_mask(Y))
-    return {"trials": [{"bits": t.artifacts["bits"], **t.values} for t in trials],
-            "front": [int(i) for i in front]}
+def search_study(seed: int, n_trials: int, optimizer: str = "mobo") -> dict[str, Any]:
+    """Run a real ``hawq`` study (``n_trials``, the given optimizer, local executor, a
+    temporary SQLite store) and return its trials and Pareto front (accuracy, size, BOPs)."""
+    import tempfile
+
+    from nas import create_study
+
+    spec = {"name": f"hawq-bench-{optimizer}", "space": {"name": "hawq", "options": {"seed": seed}},
+            "optimizer": {"name": optimizer, "seed": seed}, "budget": {"trials": n_trials},
+            "executor": {"name": "local"}}
+    study = create_study(spec, storage=f"sqlite:///{tempfile.mkdtemp()}/hawq.db")
+    t0 = time.perf_counter()
+    study.optimize()
+    front = {t.number for t in study.pareto_front()}
+    return {"optimizer": optimizer, "seconds": time.perf_counter() - t0,
+            "trials": [{"number": t.number, **(t.values or {}), "pareto": t.number in front,
+                        "bits": {k.removeprefix("bits."): v for k, v in t.params.items()}}
+                       for t in study.trials("COMPLETE")]}
+
+
+def front_vs_points(search: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """How the study's front compares with the uniform and ILP points of the same seed: for
+    each point, the best accuracy the study found at no larger size."""
+    trials = search["trials"]
+    out = []
+    for r in rows:
+        for kind, size, acc in (("uniform", r["size_mb"], r["uniform_acc"]),
+                                ("ilp", r["mixed_size_mb"], r["mixed_acc"])):
+            found = [t["accuracy"] for t in trials if t["size_mb"] <= size + 1e-12]
+            out.append({"kind": kind, "bits": r["uniform_bits"], "size_mb": size, "accuracy": acc,
+                        "study_best_at_size": max(found) if found else None})
+    return {"points": out}
 
 
 def plot(result: dict[str, Any], path: Path) -> None:
@@ -128,6 +143,12 @@ def plot(result: dict[str, Any], path: Path) -> None:
                 alpha=0.7, label="uniform" if seed_rows["seed"] == 0 else None)
         ax.plot([r["mixed_size_mb"] for r in rows], [r["mixed_acc"] for r in rows], "s-", color="tab:red",
                 alpha=0.7, label="ILP mixed (same size limit)" if seed_rows["seed"] == 0 else None)
+    if "search" in result:
+        tr = result["search"]["trials"]
+        ax.scatter([t["size_mb"] for t in tr if not t["pareto"]], [t["accuracy"] for t in tr if not t["pareto"]],
+                   s=12, color="tab:blue", alpha=0.35, label=f"{result['search']['optimizer']} study trials")
+        ax.scatter([t["size_mb"] for t in tr if t["pareto"]], [t["accuracy"] for t in tr if t["pareto"]],
+                   s=30, color="tab:blue", marker="D", label="study Pareto front (acc, size, BOPs)")
     ax.set(xlabel="model size (MB)", ylabel="held-out accuracy", title="digits CNN: mixed vs uniform")
     ax.legend()
     fig.tight_layout()
@@ -148,6 +169,14 @@ def markdown(result: dict[str, Any]) -> str:
             bits = "/".join(str(b) for b in r["mixed_bits"].values())
             lines.append(f"| {q['seed']} | {r['uniform_bits']} | {r['size_mb']:.4f} | {r['uniform_acc']:.4f} "
                          f"| {bits} | {r['mixed_size_mb']:.4f} | {r['mixed_acc']:.4f} |")
+    if "search" in result:
+        srch = result["search"]
+        head = f"{len(srch['trials'])}-trial `{srch['optimizer']}` study (seed {result['quality'][0]['seed']})"
+        lines += ["", f"| {head}: point | size MB | its accuracy | best study accuracy at ≤ that size |",
+                  "|---|---|---|---|"]
+        for p in srch["points"]:
+            best = "—" if p["study_best_at_size"] is None else f"{p['study_best_at_size']:.4f}"
+            lines.append(f"| {p['kind']} {p['bits']}-bit size | {p['size_mb']:.4f} | {p['accuracy']:.4f} | {best} |")
     return "\n".join(lines)
 
 
@@ -157,7 +186,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--uniform", type=int, nargs="+", default=[3, 4, 5, 6, 8])
-    ap.add_argument("--search-trials", type=int, default=0, help="also run search_front (0: skip)")
+    ap.add_argument("--search-trials", type=int, default=40, help="trials of the hawq study (0: skip)")
+    ap.add_argument("--optimizer", default="mobo", help="optimizer of the hawq study")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore", message="Using backward\\(\\) with create_graph=True")
@@ -167,7 +197,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                               "quality": [{"seed": s, "float_acc": sp.task.float_accuracy,
                                            "rows": quality(sp, args.uniform)} for s, sp in spaces.items()]}
     if args.search_trials:
-        result["search"] = search_front(spaces[args.seeds[0]], args.search_trials)
+        seed = args.seeds[0]
+        result["search"] = search_study(seed, args.search_trials, args.optimizer)
+        rows = next(q["rows"] for q in result["quality"] if q["seed"] == seed)
+        result["search"].update(front_vs_points(result["search"], rows))
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "hawq.json").write_text(json.dumps(result, indent=2))
     plot(result, RESULTS / "hawq.png")
