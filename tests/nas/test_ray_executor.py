@@ -281,8 +281,7 @@ def test_two_drivers_share_one_postgres_study_without_duplicates(tmp_path, monke
     trials = load_study(study_name, pg_url).trials()
     assert len(trials) == budget and all(t.state is TrialState.COMPLETE for t in trials)
     assert len({t.number for t in trials}) == budget
-    starts = Counter(_key(e["p"]) for e in _evals(tmp_path))
-    assert len(starts) == budget and set(starts.values()) == {1}  # no trial ran twice
+    assert len(_evals(tmp_path)) == budget  # every trial evaluated once: none ran twice
     assert len({t.metrics["job"] for t in trials}) == 2  # both drivers took a share
 
 
