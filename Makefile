@@ -14,9 +14,12 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev,bench]'
 	@touch $(STAMP)
 
+# The demo: a sensitivity report of the built-in CNN (table + demo-sensitivity.png), then a
+# hawq study on two Ray workers stored in demo.db, ending with its Pareto front.
 demo: $(STAMP)
 	rm -f demo.db demo.db-wal demo.db-shm
-	$(VENV)/bin/nas run examples/demo.yaml --storage sqlite:///demo.db
+	$(VENV)/bin/nas sensitivity --space hawq --png demo-sensitivity.png
+	$(VENV)/bin/nas run examples/hawq-demo.yaml --storage sqlite:///demo.db
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .

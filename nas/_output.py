@@ -24,6 +24,13 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def by_first_objective(study: Study, trials: Sequence[Trial]) -> list[Trial]:
+    """Best first along the first objective: a front reads as a trade-off curve."""
+    first = study.objectives[0]
+    sign = 1.0 if first.direction == "min" else -1.0
+    return sorted(trials, key=lambda t: (sign * (t.values or {}).get(first.name, float("inf")), t.number))
+
+
 def print_trials(study: Study, trials: Sequence[Trial], fmt: str, title: str = "") -> None:
     if fmt == "json":
         print(json.dumps([t.to_json() for t in trials], indent=1))
@@ -102,7 +109,7 @@ def print_summary(study: Study) -> None:
     hv_txt = f", hypervolume {hv[-1][1]:.6g}" if hv else ""
     print(f"study {study.name}: {counts.get('COMPLETE', 0)} complete, {counts.get('FAILED', 0)} failed "
           f"of budget {study.budget}; Pareto front {len(front)} trial(s){hv_txt}", file=sys.stderr)
-    print_table(study, front, f"Pareto front of {study.name}")
+    print_table(study, by_first_objective(study, front), f"Pareto front of {study.name}")
 
 
 class _Tracker:

@@ -152,7 +152,10 @@ def cmd_pareto(args: argparse.Namespace) -> int:
     from nas.study import load_study
 
     study = load_study(args.name, storage=args.storage)
-    _output.print_trials(study, study.pareto_front(), args.format, title=f"Pareto front of {study.name}")
+    front = study.pareto_front()
+    if args.format == "table":
+        front = _output.by_first_objective(study, front)
+    _output.print_trials(study, front, args.format, title=f"Pareto front of {study.name}")
     return 0
 
 
