@@ -2,13 +2,13 @@
 
 Ray ties its raylet and GCS to the driver that started them, but its agents
 (``ray::DashboardAgent``, ``ray::RuntimeEnvAgent``) outlive a driver killed with SIGKILL.
-The driver starts this watchdog with a pipe on its stdin and the pids of the Ray
-processes it started (GCS, raylet, monitors): the watchdog records those and their
-descendants (workers, agents) every second and, once the pipe closes (the driver shut
-Ray down, or died), kills whatever of them still runs. A pid is matched with its start
-time, so a reused pid is never touched, and nothing outside that Ray is.
+The driver starts this watchdog just before ``ray.init``, with a pipe on its stdin. The
+watchdog records the driver's descendants that are Ray processes and were born after it
+(GCS, raylet, monitors, agents, workers: never the user's other children) and, once the
+pipe closes (the driver shut Ray down, or died), kills whatever of them still runs. A pid
+is matched with its start time, so a reused pid is never touched.
 
-Run as ``python -m nas.executors._reaper PID...``; it imports nothing but psutil.
+Run as ``python -m nas.executors._reaper DRIVER_PID``; it imports nothing but psutil.
 """
 
 from __future__ import annotations
@@ -16,45 +16,60 @@ from __future__ import annotations
 import os
 import select
 import sys
+import time
 
 import psutil
 
-POLL_S = 1.0
+FAST_POLL_S, POLL_S, FAST_FOR_S = 0.1, 1.0, 20.0  # Ray starts most processes in its first seconds
+RAY_NAMES = ("raylet", "gcs_server")
+RAY_PATHS = ("site-packages/ray/", "/ray/_private/", "/ray/dashboard/", "/ray/autoscaler/", "/ray/core/src/")
 
 
-def _record(roots: list[psutil.Process], seen: dict[int, psutil.Process]) -> None:
-    for root in roots:
+def is_ray_process(p: psutil.Process) -> bool:
+    name = p.name()
+    if name.startswith("ray::") or name in RAY_NAMES:
+        return True
+    cmd = " ".join(p.cmdline())
+    return any(k in cmd for k in RAY_PATHS)
+
+
+def _record(driver: psutil.Process, since: float, seen: dict[int, psutil.Process]) -> None:
+    try:
+        kids = driver.children(recursive=True)
+    except psutil.Error:
+        return
+    for p in kids:
+        if p.pid in seen or p.pid == os.getpid():
+            continue
         try:
-            if not root.is_running():
-                continue
-            seen.setdefault(root.pid, root)
-            for p in root.children(recursive=True):
-                seen.setdefault(p.pid, p)
+            if p.create_time() >= since and is_ray_process(p):
+                seen[p.pid] = p
         except psutil.Error:
             continue
 
 
-def watch(root_pids: list[int], fd: int = 0, poll_s: float = POLL_S) -> int:
-    """Track ``root_pids`` and their descendants until ``fd`` reaches EOF, then kill them.
+def watch(driver_pid: int, fd: int = 0) -> int:
+    """Track ``driver_pid``'s Ray descendants until ``fd`` reaches EOF, then kill them.
 
     Returns how many processes were killed.
     """
-    roots = []
-    for pid in root_pids:
-        try:
-            roots.append(psutil.Process(pid))
-        except psutil.NoSuchProcess:
-            continue
+    since = psutil.Process().create_time() - 1.0
+    try:
+        driver = psutil.Process(driver_pid)
+    except psutil.NoSuchProcess:
+        return 0
     seen: dict[int, psutil.Process] = {}
+    start = time.monotonic()
     while True:
-        _record(roots, seen)
-        ready, _, _ = select.select([fd], [], [], poll_s)
+        _record(driver, since, seen)
+        poll = FAST_POLL_S if time.monotonic() - start < FAST_FOR_S else POLL_S
+        ready, _, _ = select.select([fd], [], [], poll)
         if ready and not os.read(fd, 4096):
             break
     killed = 0
     for p in seen.values():
         try:
-            if p.pid != os.getpid() and p.is_running():  # is_running compares the start time
+            if p.is_running():  # is_running compares the start time
                 p.kill()
                 killed += 1
         except psutil.Error:
@@ -63,7 +78,7 @@ def watch(root_pids: list[int], fd: int = 0, poll_s: float = POLL_S) -> int:
 
 
 def main() -> None:
-    watch([int(a) for a in sys.argv[1:]])
+    watch(int(sys.argv[1]))
 
 
 if __name__ == "__main__":

@@ -91,8 +91,13 @@ def start_ray(address: str | None = None, *, num_cpus: int | None = None, **kwar
         ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING, **kwargs)
         return RaySession(address, started=False, owned=True)
     opts = {**LOCAL_RAY, "num_cpus": num_cpus or os.cpu_count() or 1, **kwargs}
-    ray.init(address="local", **opts)
-    return RaySession(None, started=True, owned=True, reaper=_start_reaper())
+    session = RaySession(None, started=True, owned=True, reaper=_start_reaper())  # before: a kill mid-init too
+    try:
+        ray.init(address="local", **opts)
+    except BaseException:
+        _close_reaper(session)
+        raise
+    return session
 
 
 def stop_ray(session: RaySession) -> None:
@@ -106,11 +111,15 @@ def stop_ray(session: RaySession) -> None:
     try:
         ray.shutdown()
     finally:
-        if session.reaper is not None:
-            with suppress(OSError):
-                session.reaper.stdin.close()  # type: ignore[union-attr]
-            with suppress(subprocess.TimeoutExpired):
-                session.reaper.wait(timeout=5)
+        _close_reaper(session)
+
+
+def _close_reaper(session: RaySession) -> None:
+    if session.reaper is not None:
+        with suppress(OSError):
+            session.reaper.stdin.close()  # type: ignore[union-attr]
+        with suppress(subprocess.TimeoutExpired):
+            session.reaper.wait(timeout=5)
 
 
 @contextmanager
@@ -122,13 +131,9 @@ def ray_session(address: str | None = None, **kwargs: Any) -> Iterator[RaySessio
         stop_ray(session)
 
 
-def _start_reaper() -> subprocess.Popen[bytes] | None:
-    node = getattr(ray._private.worker, "_global_node", None)
-    if node is None:
-        return None
-    pids = [str(info.process.pid) for infos in node.all_processes.values() for info in infos if info.process]
+def _start_reaper() -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "nas.executors._reaper", *pids],
+        [sys.executable, "-m", "nas.executors._reaper", str(os.getpid())],
         stdin=subprocess.PIPE, start_new_session=True,
     )
 

@@ -181,13 +181,30 @@ def test_worker_killed_every_time_gives_up_after_max_retries(tmp_path, monkeypat
 # ---- the driver dies -----------------------------------------------------------------------
 
 
-def _marked_processes(mark: str) -> list[psutil.Process]:
-    """Processes whose environment carries ``NAS_TEST_MARK=mark`` (a driver's own Ray)."""
+RAY_PROCESS = ("ray::", "raylet", "gcs_server", "ray/_private", "ray/autoscaler", "ray/dashboard",
+               "nas.executors._reaper", "nas.executors._trial_task")
+
+
+def _ray_processes() -> dict[tuple[int, float], psutil.Process]:
+    out = {}
+    for p in psutil.process_iter(["name", "cmdline", "create_time"]):
+        text = " ".join([p.info["name"] or "", *(p.info["cmdline"] or [])])
+        if any(k in text for k in RAY_PROCESS):
+            out[(p.pid, p.info["create_time"])] = p
+    return out
+
+
+def _left_behind(before: dict, mark: str) -> list[str]:
+    """Ray processes started since ``before`` that nobody owns any more (orphans), or that
+    carry the drivers' ``NAS_TEST_MARK`` (agents rewrite their environment, hence both)."""
     out = []
-    for p in psutil.process_iter():
+    for key, p in _ray_processes().items():
         try:
-            if p.environ().get("NAS_TEST_MARK") == mark and p.status() != psutil.STATUS_ZOMBIE:
-                out.append(p)
+            if key in before or p.status() == psutil.STATUS_ZOMBIE:
+                continue
+            marked = p.environ().get("NAS_TEST_MARK") == mark
+            if marked or p.ppid() == 1:
+                out.append(f"{p.pid} {p.name()}")
         except psutil.Error:
             continue
     return out
@@ -217,6 +234,7 @@ def test_resume_after_driver_sigkill_finishes_exact_budget(where, tmp_path, monk
         request.getfixturevalue("ray_session")
         extra = ["--address", ray.get_runtime_context().gcs_address]
     args = ["--storage", url, "--quiet", *extra]
+    ours_before = _ray_processes()
 
     driver = subprocess.Popen([NAS, "run", str(spec_file), *args], env=env, cwd=ROOT,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -250,9 +268,9 @@ def test_resume_after_driver_sigkill_finishes_exact_budget(where, tmp_path, monk
     assert {_key(t.params) for t in done} <= set(starts)
 
     deadline = time.monotonic() + 15  # no Ray process of either driver is left behind
-    while _marked_processes(mark) and time.monotonic() < deadline:
+    while _left_behind(ours_before, mark) and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert not [p.name() for p in _marked_processes(mark)]
+    assert not _left_behind(ours_before, mark)
 
 
 # ---- several drivers, several nodes --------------------------------------------------------------
