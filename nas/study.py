@@ -16,6 +16,7 @@ from nas import _workers
 from nas.spec import StudySpec, parse_spec, validate_study_spec
 from search_spaces.base import Objective, SearchSpace
 from storage import ObjectiveInfo, Store, StudyInfo, Trial, TrialState
+from storage.store import StaleProposalError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -28,6 +29,7 @@ class TellError(ValueError):
 
 
 StateArg = str | TrialState | Sequence[str | TrialState] | None
+_PROPOSE_ATTEMPTS = 5
 
 
 class Study:
@@ -92,16 +94,26 @@ class Study:
         With ``budget``, never lets the study hold more counted trials than that.
         """
         wid = worker_id or _workers.worker_id()
-        history, pending, position = self._snapshot.refresh(self.store, self.id)
-        k = n - min(n, sum(t.state == TrialState.PENDING for t in pending))
-        if budget is not None and k > 0:
-            k = min(k, self.store.budget_left(self.id, budget))
-        configs: list[dict[str, Any]] = []
-        meta = None
-        if k > 0:
-            configs, info = self._propose(k, history, pending, position)
-            meta = [{"optimizer": info}] * len(configs) if info else None
-        return self.store.claim_and_create(self.id, n, wid, configs, budget=budget, metrics=meta)
+        for attempt in range(_PROPOSE_ATTEMPTS):
+            history, pending, position = self._snapshot.refresh(self.store, self.id)
+            k = n - min(n, sum(t.state == TrialState.PENDING for t in pending))
+            if budget is not None and k > 0:
+                k = min(k, self.store.budget_left(self.id, budget))
+            configs: list[dict[str, Any]] = []
+            meta = None
+            if k > 0:
+                configs, info = self._propose(k, history, pending, position)
+                meta = [{"optimizer": info}] * len(configs) if info else None
+            # Another driver may have added trials meanwhile; then propose again, seeing them
+            # as pending. The last attempt inserts regardless so a busy study still progresses.
+            expect = position if attempt + 1 < _PROPOSE_ATTEMPTS else None
+            try:
+                return self.store.claim_and_create(
+                    self.id, n, wid, configs, budget=budget, metrics=meta, expect_next=expect
+                )
+            except StaleProposalError:
+                continue
+        raise AssertionError("unreachable: the last attempt does not check staleness")
 
     def _propose(
         self, n: int, history: list[Trial], pending: list[Trial], position: int

@@ -39,6 +39,10 @@ class StudyExistsError(StoreError):
     """A study of that name exists with a different spec."""
 
 
+class StaleProposalError(StoreError):
+    """Another driver added trials after these proposals were made: propose again."""
+
+
 class TrialStateError(StoreError):
     """A trial is not in a state that allows the operation (e.g. told twice differently)."""
 
@@ -182,11 +186,21 @@ class Store:
         *,
         budget: int | None = None,
         metrics: Sequence[dict[str, Any]] | None = None,
+        expect_next: int | None = None,
     ) -> list[Trial]:
         """One transaction: claim up to ``n`` PENDING trials for ``worker_id``, then fill the
-        rest with new RUNNING trials from ``params`` (within ``budget``)."""
+        rest with new RUNNING trials from ``params`` (within ``budget``).
+
+        With ``expect_next`` (the next trial number the proposals were made for), raises
+        :class:`StaleProposalError` and writes nothing when another writer added trials
+        since, so two drivers never insert the same proposals.
+        """
         with self._write() as s:
             self._lock_study(s, study_id)
+            if params and expect_next is not None:
+                top = s.scalar(select(func.max(TrialRow.number)).where(TrialRow.study_id == study_id))
+                if (-1 if top is None else top) + 1 != expect_next:
+                    raise StaleProposalError(f"trials were added after proposing for #{expect_next}")
             rows = self._claim(s, study_id, n, worker_id)
             room = min(n - len(rows), len(params))
             rows += self._insert(s, study_id, params[:room], TrialState.RUNNING, worker_id, budget,

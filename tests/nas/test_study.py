@@ -138,3 +138,26 @@ def test_objectives_the_study_does_not_optimize_are_kept_as_metrics(tmp_path):
     study.optimize()
     done = study.trials(TrialState.COMPLETE)
     assert len(done) == 3 and set(done[0].values) == {"f1", "f3"} and "f2" in done[0].metrics
+
+
+def _ask_tell_loop(url: str, name: str, n: int) -> None:
+    study = load_study(name, storage=url)
+    for _ in range(n):
+        for t in study.ask(1, budget=study.budget):
+            study.tell(t, values={"f1": t.params["x0"], "f2": t.params["x1"]})
+
+
+def test_two_drivers_asking_at_once_never_get_the_same_proposal(storage_url, study_name):
+    import multiprocessing as mp
+
+    create_study(_custom(study_name, budget={"trials": 60}), storage=storage_url)
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_ask_tell_loop, args=(storage_url, study_name, 30)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=240)
+    trials = load_study(study_name, storage=storage_url).trials()
+    assert len(trials) == 60 and all(t.state == TrialState.COMPLETE for t in trials)
+    params = [tuple(sorted(t.params.items())) for t in trials]
+    assert len(set(params)) == 60, "two drivers proposed the same configuration"
