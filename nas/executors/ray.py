@@ -87,6 +87,8 @@ def start_ray(address: str | None = None, *, num_cpus: int | None = None, **kwar
     if ray.is_initialized():
         return RaySession(address, started=False, owned=False)
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    # Ray announces its default token authentication at every start; it would break the progress bar.
+    logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
     if address:
         ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING, **kwargs)
         return RaySession(address, started=False, owned=True)
