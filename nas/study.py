@@ -7,6 +7,7 @@ current in the same transaction. ``optimize`` is ask/tell driven by an executor.
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 from collections.abc import Callable, Sequence
@@ -257,7 +258,7 @@ class _Snapshot:
     refresh reads only trials created since the last one plus those that were still open."""
 
     def __init__(self) -> None:
-        self.complete: dict[int, Trial] = {}
+        self.complete: list[Trial] = []  # ordered by number
         self.open: dict[int, Trial] = {}
         self.max_id = 0
         self.max_number = -1
@@ -269,12 +270,14 @@ class _Snapshot:
             self.max_number = max(self.max_number, t.number)
             self.open.pop(t.id, None)
             if t.state == TrialState.COMPLETE:
-                self.complete[t.id] = t
+                bisect.insort(self.complete, t, key=_number)  # trials finish out of order
             elif t.state in (TrialState.RUNNING, TrialState.PENDING):
                 self.open[t.id] = t
-        history = sorted(self.complete.values(), key=lambda t: t.number)
-        pending = sorted(self.open.values(), key=lambda t: t.number)
-        return history, pending, self.max_number + 1
+        return list(self.complete), sorted(self.open.values(), key=_number), self.max_number + 1
+
+
+def _number(t: Trial) -> int:
+    return t.number
 
 
 def _finish_order(t: Trial) -> tuple[Any, int]:

@@ -54,7 +54,8 @@ class TrialRow(Base):
     __tablename__ = "trials"
     __table_args__ = (
         UniqueConstraint("study_id", "number", name="uq_trial_number"),
-        Index("ix_trials_study_state", "study_id", "state"),
+        Index("ix_trials_study_state", "study_id", "state", "number"),
+        Index("ix_trials_study_id", "study_id", "id"),
         Index("ix_trials_study_pareto", "study_id", "is_pareto"),
         Index("ix_trials_study_requeued", "study_id", "requeued"),
     )

@@ -56,7 +56,8 @@ def upgrade() -> None:
         sa.Column("feasible", sa.Boolean, nullable=False),
         sa.UniqueConstraint("study_id", "number", name="uq_trial_number"),
     )
-    op.create_index("ix_trials_study_state", "trials", ["study_id", "state"])
+    op.create_index("ix_trials_study_state", "trials", ["study_id", "state", "number"])
+    op.create_index("ix_trials_study_id", "trials", ["study_id", "id"])
     op.create_index("ix_trials_study_pareto", "trials", ["study_id", "is_pareto"])
     op.create_index("ix_trials_study_requeued", "trials", ["study_id", "requeued"])
 
