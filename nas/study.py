@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import json
 import math
+import zlib
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +31,7 @@ class TellError(ValueError):
 
 
 StateArg = str | TrialState | Sequence[str | TrialState] | None
-_PROPOSE_ATTEMPTS = 5
+_PROPOSE_ATTEMPTS = 8
 
 
 class Study:
@@ -103,7 +104,10 @@ class Study:
             configs: list[dict[str, Any]] = []
             meta = None
             if k > 0:
-                configs, info = self._propose(k, history, pending, position)
+                # After a collision, salt the generator with this driver's id: two drivers with
+                # the same snapshot would otherwise keep drawing the same configurations.
+                salt = (attempt, zlib.crc32(wid.encode())) if attempt else ()
+                configs, info = self._propose(k, history, pending, position, salt)
                 meta = [{"optimizer": info}] * len(configs) if info else None
             # Another driver may have added trials meanwhile; then propose again, seeing them
             # as pending. The last attempt inserts regardless so a busy study still progresses.
@@ -117,10 +121,10 @@ class Study:
         raise AssertionError("unreachable: the last attempt does not check staleness")
 
     def _propose(
-        self, n: int, history: list[Trial], pending: list[Trial], position: int
+        self, n: int, history: list[Trial], pending: list[Trial], position: int, salt: tuple[int, ...] = ()
     ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         opt = self.optimizer
-        configs = opt.propose(history, pending, n, _rng(self.spec.optimizer.seed, position))
+        configs = opt.propose(history, pending, n, _rng(self.spec.optimizer.seed, position, *salt))
         from search_spaces.params import validate_config
 
         return [validate_config(self.space.params, c) for c in configs], dict(opt.last_info)
@@ -292,10 +296,10 @@ def _states(state: StateArg) -> list[TrialState] | None:
     return [TrialState(str(s).upper()) for s in state]
 
 
-def _rng(seed: int, position: int) -> np.random.Generator:
+def _rng(seed: int, position: int, *salt: int) -> np.random.Generator:
     import numpy as np
 
-    return np.random.default_rng([seed, position])
+    return np.random.default_rng([seed, position, *salt])
 
 
 def create_study(spec: dict[str, Any] | StudySpec, storage: str | None = None) -> Study:
