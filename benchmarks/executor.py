@@ -186,20 +186,27 @@ def main() -> None:
     ap.add_argument("--overhead-trials", type=int, default=500)
     ap.add_argument("--crashes", type=int, default=5)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "executor.json"))
+    ap.add_argument("--parts", default="scaling,overhead,recovery",
+                    help="which measurements to (re)run; the others are kept from --out")
     args = ap.parse_args()
+    parts = set(args.parts.split(","))
 
     work = Path(tempfile.mkdtemp(prefix="nas-bench-"))
     (work / "nas_bench_ev.py").write_text(textwrap.dedent(EVALUATORS).replace("@DIR@", str(work)))
     sys.path.insert(0, str(work))
     url = f"sqlite:///{work}/bench.db"
     session = start_ray(num_cpus=2)
+    res: dict = json.loads(Path(args.out).read_text()) if Path(args.out).exists() else {}
     try:
-        res: dict = {"scaling": scaling(url, args.scale_trials)}
-        ours = overhead_ours(url, args.overhead_trials)
-        tune_res = overhead_tune(args.overhead_trials)
-        res["overhead"] = {"trials": args.overhead_trials, "concurrency": 2, "ours": ours, "tune": tune_res,
-                           "ratio": tune_res["per_trial_ms"] / ours["per_trial_ms"], "goal_ratio": 5}
-        res["recovery"] = recovery(url, work, args.crashes)
+        if "scaling" in parts:
+            res["scaling"] = scaling(url, args.scale_trials)
+        if "overhead" in parts:
+            ours = overhead_ours(url, args.overhead_trials)
+            tune_res = overhead_tune(args.overhead_trials)
+            res["overhead"] = {"trials": args.overhead_trials, "concurrency": 2, "ours": ours, "tune": tune_res,
+                               "ratio": tune_res["per_trial_ms"] / ours["per_trial_ms"], "goal_ratio": 5}
+        if "recovery" in parts:
+            res["recovery"] = recovery(url, work, args.crashes)
     finally:
         stop_ray(session)
     import ray
