@@ -87,11 +87,12 @@ def make_bench(name: str) -> Bench:
 
 # --- drivers: each returns (objective rows in evaluation order, seconds per proposed point)
 
-def run_mobo(bench: Bench, seed: int, evals: int, batch: int) -> tuple[np.ndarray, list[float]]:
+def run_mobo(bench: Bench, seed: int, evals: int, batch: int,
+             options: dict[str, Any] | None = None) -> tuple[np.ndarray, list[float]]:
     from nas.optimizers.base import Problem, make_optimizer
     from nas.trial import Trial, TrialState
 
-    opt = make_optimizer("mobo", Problem(bench.params, bench.objectives), seed=seed)
+    opt = make_optimizer("mobo", Problem(bench.params, bench.objectives), seed=seed, **(options or {}))
     rng = np.random.default_rng(seed)
     history: list[Trial] = []
     seconds: list[float] = []
@@ -157,7 +158,8 @@ def run_optuna(bench: Bench, seed: int, evals: int, method: str) -> tuple[np.nda
     return np.array(rows), seconds
 
 
-def run_one(problem: str, method: str, seed: int, evals: int) -> dict[str, Any]:
+def run_one(problem: str, method: str, seed: int, evals: int,
+            mobo_options: dict[str, Any] | None = None) -> dict[str, Any]:
     import torch
 
     from nas.pareto import hypervolume_trace, to_min
@@ -167,7 +169,7 @@ def run_one(problem: str, method: str, seed: int, evals: int) -> dict[str, Any]:
     bench = make_bench(problem)
     t0 = time.perf_counter()
     if method.startswith("mobo"):
-        Y, sec = run_mobo(bench, seed, evals, 1 if method == "mobo-b1" else 4)
+        Y, sec = run_mobo(bench, seed, evals, 1 if method == "mobo-b1" else 4, mobo_options)
     else:
         Y, sec = run_optuna(bench, seed, evals, method)
     Ymin = to_min(Y, [o.direction for o in bench.objectives])
@@ -177,7 +179,8 @@ def run_one(problem: str, method: str, seed: int, evals: int) -> dict[str, Any]:
             "wall": time.perf_counter() - t0}
 
 
-def time_one(method: str, n_obs: int, repeats: int = 3) -> dict[str, Any]:
+def time_one(method: str, n_obs: int, repeats: int = 3,
+             mobo_options: dict[str, Any] | None = None) -> dict[str, Any]:
     """Median seconds per proposed point with ``n_obs`` random observations of ZDT1, in
     steady state: each method first proposes once with the last batch missing (so caches
     and warm starts are as in a running study, for Optuna's GPSampler too), then is timed."""
@@ -201,7 +204,8 @@ def time_one(method: str, n_obs: int, repeats: int = 3) -> dict[str, Any]:
         if method.startswith("mobo"):
             hist = [Trial(id=i, number=i, state=TrialState.COMPLETE, params=c, values=v)
                     for i, (c, v) in enumerate(zip(configs, values, strict=True))]
-            opt = make_optimizer("mobo", Problem(bench.params, bench.objectives), seed=r)
+            opt = make_optimizer("mobo", Problem(bench.params, bench.objectives), seed=r,
+                                 **(mobo_options or {}))
             opt.propose(hist[:-batch], [], batch, np.random.default_rng(r))
             t0 = time.perf_counter()
             opt.propose(hist, [], batch, np.random.default_rng(r))
@@ -221,9 +225,10 @@ def time_one(method: str, n_obs: int, repeats: int = 3) -> dict[str, Any]:
 
 
 def _job(args: tuple[str, ...]) -> dict[str, Any]:
+    options = json.loads(args[-1])
     if args[0] == "run":
-        return run_one(args[1], args[2], int(args[3]), int(args[4]))
-    return time_one(args[1], int(args[2]))
+        return run_one(args[1], args[2], int(args[3]), int(args[4]), options)
+    return time_one(args[1], int(args[2]), mobo_options=options)
 
 
 # --- summary
@@ -326,6 +331,8 @@ def main() -> None:
     ap.add_argument("--fresh", action="store_true", help="forget finished runs in the .jsonl")
     ap.add_argument("--retime", action="store_true", help="forget finished timings and measure again")
     ap.add_argument("--summarize", action="store_true", help="only rebuild table and plot")
+    ap.add_argument("--mobo-options", default="{}", type=json.loads,
+                    help="JSON options for mobo (experiments: pair with their own --out)")
     a = ap.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
     jsonl = a.out / "optimizers.jsonl"
@@ -337,9 +344,10 @@ def main() -> None:
     if not a.summarize:
         done = {(r["kind"], r.get("problem"), r["method"], r.get("seed"), r.get("n_obs"))
                 for r in load(jsonl)}
-        jobs = [("timing", m, str(n)) for n in TIMING_OBS for m in a.timing.split(",") if m
+        opts = json.dumps(a.mobo_options)
+        jobs = [("timing", m, str(n), opts) for n in TIMING_OBS for m in a.timing.split(",") if m
                 if ("timing", None, m, None, n) not in done]
-        jobs += [("run", p, m, str(s), str(a.evals)) for s in range(a.seeds) for p in a.problems.split(",")
+        jobs += [("run", p, m, str(s), str(a.evals), opts) for s in range(a.seeds) for p in a.problems.split(",")
                  for m in a.methods.split(",") if m and ("run", p, m, s, None) not in done]
         with ProcessPoolExecutor(a.workers) as pool, jsonl.open("a") as f:
             for fut in as_completed([pool.submit(_job, j) for j in jobs]):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from botorch.acquisition import AcquisitionFunction
 from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
-from botorch.acquisition.multi_objective.objective import IdentityMCMultiOutputObjective
+from botorch.acquisition.multi_objective.objective import IdentityMCMultiOutputObjective, MCMultiOutputObjective
 from botorch.acquisition.multi_objective.parego import qLogNParEGO
 from botorch.models.model import Model
 from botorch.optim import (
@@ -31,6 +31,7 @@ from search_spaces.params import Categorical, Int, Param
 
 _DTYPE = torch.double
 MAX_DISCRETE_INT = 1000  # integers with more values are optimised as continuous, then rounded
+CAP_SOFTNESS = 0.02  # of an objective's observed range: how soft ClampedObjective's cap is
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,38 @@ def outcome_constraints(
     return out
 
 
+class ClampedObjective(MCMultiOutputObjective):
+    """The first ``m`` outputs, each capped at ``upper`` (``m``, maximization).
+
+    With a far reference point, a sample predicted past the best value ever observed (say
+    ``f1 < 0`` for ``f1 = x0`` at ``x0 = 0``) is worth a strip as long as the whole box,
+    so a model's optimistic extrapolation would pull every proposal there; capped, a
+    sample only improves up to ``upper``. The cap is soft (``upper - tau·softplus((upper -
+    y) / tau)``): a hard one leaves kinks that cost the optimiser several times more steps.
+    """
+
+    def __init__(self, upper: torch.Tensor, tau: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("upper", upper)
+        self.register_buffer("tau", tau)
+
+    def forward(self, samples: torch.Tensor, X: torch.Tensor | None = None) -> torch.Tensor:
+        """``sample_shape x batch_shape x q x (m + k)`` → ``... x q x m``."""
+        Y = samples[..., : len(self.upper)]
+        return self.upper - self.tau * torch.nn.functional.softplus((self.upper - Y) / self.tau)
+
+
+def objective_caps(Y_max: torch.Tensor, margin: float) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Caps and softness for :class:`ClampedObjective` from ``n x m`` observed objectives
+    (maximization): the best value plus ``margin`` times the observed range, softened over
+    ``CAP_SOFTNESS`` times the range; None (no caps) where ``margin`` is infinite."""
+    if math.isinf(margin):
+        return None
+    best, worst = Y_max.max(dim=0).values, Y_max.min(dim=0).values
+    span = torch.where(best > worst, best - worst, torch.ones_like(best))
+    return best + margin * span, CAP_SOFTNESS * span
+
+
 def nehvi(
     model: Model,
     X_baseline: torch.Tensor,
@@ -104,18 +137,22 @@ def nehvi(
     X_pending: torch.Tensor | None,
     mc_samples: int,
     seed: int,
+    caps: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> AcquisitionFunction:
     """qLogNEHVI over the first ``m`` outputs (maximized) with ``ref_point`` (``m``).
 
     Args:
         X_baseline: ``n x d`` observed inputs; X_pending: ``p x d`` running trials or None.
+        caps: ``m`` upper limits on the objectives' samples and ``m`` softnesses
+            (:class:`ClampedObjective`, :func:`objective_caps`), or None.
     """
     return qLogNoisyExpectedHypervolumeImprovement(
         model=model,
         ref_point=ref_point,
         X_baseline=X_baseline,
         sampler=SobolQMCNormalSampler(sample_shape=torch.Size([mc_samples]), seed=seed),
-        objective=IdentityMCMultiOutputObjective(outcomes=list(range(m))),
+        objective=IdentityMCMultiOutputObjective(outcomes=list(range(m))) if caps is None
+        else ClampedObjective(*caps),
         constraints=constraints or None,
         X_pending=X_pending,
         prune_baseline=True,
@@ -155,13 +192,16 @@ def optimize(
     num_restarts: int,
     raw_samples: int,
     max_enumerate: int,
+    around_best: bool = False,
 ) -> tuple[torch.Tensor, str]:
     """``q x d`` candidates (sequential greedy, each conditioned on the ones before) and the
     name of the BoTorch optimiser used.
 
     Fully discrete domains never return a row of ``X_avoid`` (``a x d``: evaluated and
     running trials) and never repeat a row: they are enumerated up to ``max_enumerate``
-    configurations, searched locally beyond that.
+    configurations, searched locally beyond that. ``around_best`` (continuous domains):
+    half the raw samples are perturbations of the current front's inputs, so local
+    refinement of the front competes with global starts.
     """
     if domain.fully_discrete and domain.n_configs() <= max_enumerate:
         X, _ = optimize_acqf_discrete(acq, q=q, choices=domain.choices(), X_avoid=X_avoid, unique=True)
@@ -178,7 +218,8 @@ def optimize(
         return X, "optimize_acqf_discrete_local_search"
     if not domain.discrete and not domain.categorical:
         X, _ = optimize_acqf(acq, domain.bounds, q=q, num_restarts=num_restarts,
-                             raw_samples=raw_samples, sequential=True)
+                             raw_samples=raw_samples, sequential=True,
+                             options={"sample_around_best": around_best})
         return X, "optimize_acqf"
     X, _ = optimize_acqf_mixed_alternating(
         acq, domain.bounds, discrete_dims=domain.discrete, cat_dims=domain.categorical,

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from nas.optimizers import _gp
+from nas.optimizers import _acqf, _gp
 from nas.optimizers.base import Constraint, OptimizerError, Problem, make_optimizer
 from nas.optimizers.mobo import MoboOptimizer
 from nas.optimizers.sobol import sobol_configs
@@ -234,6 +234,22 @@ def test_bad_options_fail_early_with_the_name() -> None:
         MoboOptimizer(problem, n_init=3)
     with pytest.raises(OptimizerError, match="mc_samples=0"):
         MoboOptimizer(problem, mc_samples=0)
+    with pytest.raises(OptimizerError, match=r"ideal_margin=-0\.1"):
+        MoboOptimizer(problem, ideal_margin=-0.1)
+
+
+def test_acquisition_gives_no_credit_past_the_observed_ideal() -> None:
+    # Observed (maximization): objective 0 in [-1, 0], objective 1 in [-8, -2].
+    Y = torch.tensor([[0.0, -8.0], [-1.0, -2.0], [-0.5, -5.0]], dtype=torch.double)
+    caps = _acqf.objective_caps(Y, 0.0)
+    assert caps is not None and caps[0].tolist() == [0.0, -2.0]
+    objective = _acqf.ClampedObjective(*caps)
+    samples = torch.tensor([[[5.0, 10.0, 123.0], [-0.6, -6.0, 1.0]]], dtype=torch.double)  # 3rd: a constraint
+    out = objective(samples)
+    assert out.shape == (1, 2, 2)
+    assert out[0, 0].tolist() == pytest.approx([0.0, -2.0])  # far past the best: the best
+    assert out[0, 1].tolist() == pytest.approx([-0.6, -6.0], abs=1e-6)  # inside: unchanged
+    assert _acqf.objective_caps(Y, float("inf")) is None
 
 
 def test_warm_start_anchors_and_fit_cap() -> None:
