@@ -278,8 +278,8 @@ def _table(summary: dict[str, Any], problems: list[str], methods: list[str]) -> 
               "after 60:", ""]
     for p in problems:
         hv, at40 = summary["final_hv"][p], summary["hv_at_40"][p]
-        best = max(peers, key=lambda m: hv.get(m, -math.inf))
-        if "mobo" in at40:
+        best = max(peers, key=lambda m: hv.get(m, -math.inf), default=None)
+        if "mobo" in at40 and best in hv:
             verdict = "reached" if at40["mobo"] >= hv[best] else "not reached"
             lines.append(f"- {p}: {at40['mobo']:.5g} at 40 vs {best} {hv[best]:.5g} at 60: {verdict}")
     if summary["sec_per_point"]:

@@ -31,6 +31,7 @@ from search_spaces.params import Categorical, Int, Param
 
 _DTYPE = torch.double
 MAX_DISCRETE_INT = 1000  # integers with more values are optimised as continuous, then rounded
+SPRAY_POINTS = 20  # BoTorch's default for purely continuous mixed-alternating problems
 CAP_SOFTNESS = 0.02  # of an objective's observed range: how soft ClampedObjective's cap is
 
 
@@ -199,9 +200,10 @@ def optimize(
 
     Fully discrete domains never return a row of ``X_avoid`` (``a x d``: evaluated and
     running trials) and never repeat a row: they are enumerated up to ``max_enumerate``
-    configurations, searched locally beyond that. ``around_best`` (continuous domains):
-    half the raw samples are perturbations of the current front's inputs, so local
-    refinement of the front competes with global starts.
+    configurations, searched locally beyond that. ``around_best`` (continuous and mixed
+    domains): perturbations of the current front's inputs join the raw samples (half of
+    them; ``SPRAY_POINTS`` per front point in mixed domains, where BoTorch adds none by
+    default), so local refinement of the front competes with global starts.
     """
     if domain.fully_discrete and domain.n_configs() <= max_enumerate:
         X, _ = optimize_acqf_discrete(acq, q=q, choices=domain.choices(), X_avoid=X_avoid, unique=True)
@@ -224,5 +226,6 @@ def optimize(
     X, _ = optimize_acqf_mixed_alternating(
         acq, domain.bounds, discrete_dims=domain.discrete, cat_dims=domain.categorical,
         q=q, num_restarts=num_restarts, raw_samples=raw_samples,
+        options={"num_spray_points": SPRAY_POINTS} if around_best else None,
     )
     return X, "optimize_acqf_mixed_alternating"

@@ -8,7 +8,7 @@ trials. The hypervolume is measured against the problem's reference point, but e
 objective's samples are capped (softly) at its best observed value plus ``ideal_margin``
 times its observed range: with a far reference point, a model's extrapolation past the
 ideal would otherwise look like the largest gain on offer. With two objectives in a
-continuous space, half the optimiser's raw samples perturb the current front.
+continuous or mixed space, the optimiser also starts from perturbations of the current front.
 
 Stateless between calls: a proposal is a function of (problem, options, seed, history,
 pending, ``rng`` state). The only state kept is a cache of fitted hyperparameters keyed by
