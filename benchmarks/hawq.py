@@ -96,14 +96,14 @@ def quality(space: HawqSpace, uniform_bits: Sequence[int]) -> list[dict[str, Any
     return rows
 
 
-def search_study(seed: int, n_trials: int, optimizer: str = "mobo") -> dict[str, Any]:
+def search_study(seed: int, n_trials: int, optimizer: str = "mobo", task: str = "digits") -> dict[str, Any]:
     """Run a real ``hawq`` study (``n_trials``, the given optimizer, local executor, a
     temporary SQLite store) and return its trials and Pareto front (accuracy, size, BOPs)."""
     import tempfile
 
     from nas import create_study
 
-    spec = {"name": f"hawq-bench-{optimizer}", "space": {"name": "hawq", "options": {"seed": seed}},
+    spec = {"name": f"hawq-bench-{optimizer}", "space": {"name": "hawq", "options": {"seed": seed, "task": task}},
             "optimizer": {"name": optimizer, "seed": seed}, "budget": {"trials": n_trials},
             "executor": {"name": "local"}}
     study = create_study(spec, storage=f"sqlite:///{tempfile.mkdtemp()}/hawq.db")
@@ -149,7 +149,8 @@ def plot(result: dict[str, Any], path: Path) -> None:
                    s=12, color="tab:blue", alpha=0.35, label=f"{result['search']['optimizer']} study trials")
         ax.scatter([t["size_mb"] for t in tr if t["pareto"]], [t["accuracy"] for t in tr if t["pareto"]],
                    s=30, color="tab:blue", marker="D", label="study Pareto front (acc, size, BOPs)")
-    ax.set(xlabel="model size (MB)", ylabel="held-out accuracy", title="digits CNN: mixed vs uniform")
+    title = f"{result.get('task', 'digits')} CNN: mixed vs uniform"
+    ax.set(xlabel="model size (MB)", ylabel="held-out accuracy", title=title)
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -188,22 +189,26 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--uniform", type=int, nargs="+", default=[3, 4, 5, 6, 8])
     ap.add_argument("--search-trials", type=int, default=40, help="trials of the hawq study (0: skip)")
     ap.add_argument("--optimizer", default="mobo", help="optimizer of the hawq study")
+    ap.add_argument("--task", default="digits", choices=["digits", "mnist1d"],
+                    help="built-in task; results go to hawq.json (digits) or hawq-<task>.json")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore", message="Using backward\\(\\) with create_graph=True")
-    spaces = {seed: make_space("hawq", {"seed": seed}) for seed in args.seeds}
+    spaces = {seed: make_space("hawq", {"seed": seed, "task": args.task}) for seed in args.seeds}
     result: dict[str, Any] = {"torch": torch.__version__, "threads": 1,
                               "speed": speed(spaces[args.seeds[0]], args.probes, args.repeats),
                               "quality": [{"seed": s, "float_acc": sp.task.float_accuracy,
                                            "rows": quality(sp, args.uniform)} for s, sp in spaces.items()]}
     if args.search_trials:
         seed = args.seeds[0]
-        result["search"] = search_study(seed, args.search_trials, args.optimizer)
+        result["search"] = search_study(seed, args.search_trials, args.optimizer, args.task)
         rows = next(q["rows"] for q in result["quality"] if q["seed"] == seed)
         result["search"].update(front_vs_points(result["search"], rows))
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "hawq.json").write_text(json.dumps(result, indent=2))
-    plot(result, RESULTS / "hawq.png")
+    stem = "hawq" if args.task == "digits" else f"hawq-{args.task}"
+    result["task"] = args.task
+    (RESULTS / f"{stem}.json").write_text(json.dumps(result, indent=2))
+    plot(result, RESULTS / f"{stem}.png")
     print(markdown(result))
     return result
 
