@@ -22,6 +22,7 @@ import psutil
 
 FAST_POLL_S, POLL_S, FAST_FOR_S = 0.1, 1.0, 20.0  # Ray starts most processes in its first seconds
 RAY_NAMES = ("raylet", "gcs_server")
+RAYLETS: set[int] = set()  # raylets seen: their agents carry RAY_RAYLET_PID
 RAY_PATHS = ("site-packages/ray/", "/ray/_private/", "/ray/dashboard/", "/ray/autoscaler/", "/ray/core/src/")
 
 
@@ -43,6 +44,23 @@ def _record(driver: psutil.Process, since: float, seen: dict[int, psutil.Process
             continue
         try:
             if p.create_time() >= since and is_ray_process(p):
+                seen[p.pid] = p
+                if p.name() == "raylet":
+                    RAYLETS.add(p.pid)
+        except psutil.Error:
+            continue
+
+
+def _record_orphans(since: float, seen: dict[int, psutil.Process]) -> None:
+    """Agents whose raylet we tracked but that we never saw as descendants: a raylet dying
+    with the driver re-parents its agents to init before a poll can record them."""
+    raylets = {str(pid) for pid in RAYLETS}
+    if not raylets:
+        return
+    for p in psutil.process_iter():
+        try:
+            if (p.pid not in seen and p.create_time() >= since and is_ray_process(p)
+                    and p.environ().get("RAY_RAYLET_PID") in raylets):
                 seen[p.pid] = p
         except psutil.Error:
             continue
@@ -66,6 +84,7 @@ def watch(driver_pid: int, fd: int = 0) -> int:
         ready, _, _ = select.select([fd], [], [], poll)
         if ready and not os.read(fd, 4096):
             break
+    _record_orphans(since, seen)
     killed = 0
     for p in seen.values():
         try:
