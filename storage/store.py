@@ -9,7 +9,6 @@ any number of concurrent drivers and workers.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -510,7 +509,3 @@ def _space_name(spec_json: str) -> str:
         return str(json.loads(spec_json).get("space", {}).get("name", ""))
     except (ValueError, AttributeError):
         return ""
-
-
-def is_finite_number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
