@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tie", action="append", default=[], metavar="LAYER,LAYER",
                    help="layers that must share a bit-width (repeatable)")
     p.add_argument("--png", default="sensitivity.png", help="where to write the bar chart (default %(default)s)")
+    p.add_argument("--select", choices=["measured", "omega"], default="measured",
+                   help="each budget's suggestion: the most accurate on validation data of the ILP's near-optimal "
+                        "candidates (measured, default) or the ILP's Ω optimum alone (omega)")
     p.add_argument("--no-eigenvalues", action="store_true", help="skip the power iteration (faster)")
     p.add_argument("--format", choices=["table", "json"], default="table")
 
@@ -205,7 +208,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     ties = [[n.strip() for n in t.split(",") if n.strip()] for t in args.tie]
     try:
         report = sensitivity_report(options, budgets=budgets, ties=ties, png_path=args.png,
-                                    eigenvalues=not args.no_eigenvalues)
+                                    eigenvalues=not args.no_eigenvalues, select=args.select)
     except SpaceError as e:
         raise CLIError(str(e)) from None
     if args.format == "json":

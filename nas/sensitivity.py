@@ -3,7 +3,10 @@
 ``sensitivity_report(options)`` builds a ``hawq`` space from its options (``None`` for the
 built-in digits CNN), estimates each layer's Hessian trace (± standard error) and top
 eigenvalue, tabulates Ω at every allowed bit-width, computes the exact HAWQ-V2 Pareto
-frontier of Ω against size, and solves the HAWQ-V3 ILP at each budget. Budgets are
+frontier of Ω against size, and solves the HAWQ-V3 ILP at each budget. With
+``select="measured"`` (the default) each budget's suggestion is the most accurate, on the
+validation split, of the ILP's near-optimal candidates (:mod:`search_spaces.hawq.allocate`);
+with ``select="omega"`` it is the ILP's Ω optimum as HAWQ-V3 states it. Budgets are
 fractions of the cost of the all-widest model: ``{"size_mb": 0.5}`` asks for half the
 8-bit size; ``{"size_mb": 0.5, "bops": 0.3, "latency_us": 0.6}`` combines limits.
 :func:`render_table` and :func:`render_suggestions` turn the report into ``rich`` tables.
@@ -20,6 +23,7 @@ from rich.table import Table
 
 from proxies.bitalloc import Allocation, InfeasibleBudget, ilp_allocate, pareto_frontier
 from search_spaces import SpaceError, make_space
+from search_spaces.hawq.allocate import checked_allocation, table_limits
 from search_spaces.hawq.analysis import layer_eigenvalues
 from search_spaces.hawq.model import torch_threads
 from search_spaces.hawq.space import HawqSpace
@@ -27,6 +31,7 @@ from search_spaces.hawq.space import HawqSpace
 DEFAULT_BUDGETS: tuple[dict[str, float], ...] = (
     {"size_mb": 0.375}, {"size_mb": 0.5}, {"size_mb": 0.625}, {"size_mb": 0.75})
 COSTS = ("size_mb", "bops", "latency_us")
+SELECT = ("measured", "omega")
 
 
 @dataclass(frozen=True)
@@ -45,7 +50,9 @@ class LayerRow:
 
 @dataclass(frozen=True)
 class Suggestion:
-    """The ILP's assignment at one budget (``error`` says why there is none)."""
+    """The suggested assignment at one budget (``error`` says why there is none): the pick
+    among the ILP's candidates checked on ``checked_on`` data, or the ILP's Ω optimum when
+    nothing was measured (``checked_on`` None); ``ilp_bits``/``ilp_omega`` are that optimum."""
 
     budget: dict[str, float]  # fractions of the all-widest cost
     limits: dict[str, float]  # the same in absolute units (size in MB incl. fixed params)
@@ -53,8 +60,13 @@ class Suggestion:
     config: dict[str, int] = field(default_factory=dict)  # space parameters: {"bits.<layer>": b}
     omega: float | None = None
     costs: dict[str, float] = field(default_factory=dict)  # size_mb, bops, latency_us
-    accuracy: float | None = None
+    accuracy: float | None = None  # held-out test accuracy
     error: str | None = None
+    ilp_bits: dict[str, int] = field(default_factory=dict)
+    ilp_omega: float | None = None
+    checked_on: str | None = None  # "validation", "train" or None (Ω only)
+    val_accuracy: float | None = None
+    candidates: int = 0
 
 
 @dataclass(frozen=True)
@@ -81,13 +93,16 @@ def sensitivity_report(options: Mapping[str, Any] | None = None, *,
                        budgets: Sequence[Mapping[str, float]] = DEFAULT_BUDGETS,
                        ties: Sequence[Sequence[str]] = (), eigenvalues: bool = True,
                        evaluate: bool = True, png_path: str | Path | None = None,
-                       space: HawqSpace | None = None) -> SensitivityReport:
+                       space: HawqSpace | None = None, select: str = "measured") -> SensitivityReport:
     """Build the report for the ``hawq`` space with ``options`` (or an existing ``space``).
 
-    ``ties`` groups layer names that must share a width; ``evaluate`` measures each
-    suggestion's held-out accuracy; ``png_path`` writes the bar chart and frontier there.
-    Raises :class:`SpaceError` for bad options, budget names or tied layer names.
+    ``ties`` groups layer names that must share a width; ``select`` is how each budget's
+    suggestion is chosen (see the module doc); ``evaluate`` measures each suggestion's
+    held-out accuracy; ``png_path`` writes the bar chart and frontier there. Raises
+    :class:`SpaceError` for bad options, budget names, tied layer names or ``select``.
     """
+    if select not in SELECT:
+        raise SpaceError(f"select={select!r} is unknown; choose one of {list(SELECT)}")
     sp = space if space is not None else make_space("hawq", dict(options or {}))
     if not isinstance(sp, HawqSpace):
         raise SpaceError(f"sensitivity_report needs a hawq space, got {type(sp).__name__}")
@@ -99,7 +114,7 @@ def sensitivity_report(options: Mapping[str, Any] | None = None, *,
                      sens.traces[n].n, eig.get(n), dict(zip(sens.bit_choices, map(float, sens.omega[i]),
                                                             strict=True)))
             for i, (n, c) in enumerate(zip(sp.layers, sp.costs.layers, strict=True))]
-    suggestions = [_suggest(sp, dict(b), tables, tie_idx, evaluate) for b in budgets]
+    suggestions = [_suggest(sp, dict(b), tables, tie_idx, evaluate, select) for b in budgets]
     front = pareto_frontier(sens.omega, tables["size_mb"], sens.bit_choices, tie_idx)
     report = SensitivityReport(dict(sp.options), sens.bit_choices, rows, suggestions,
                                [_front_point(sp, a) for a in front], sp.task.float_accuracy,
@@ -132,22 +147,27 @@ def _absolute_limits(sp: HawqSpace, budget: dict[str, float]) -> dict[str, float
 
 
 def _suggest(sp: HawqSpace, budget: dict[str, float], tables: dict[str, Any],
-             ties: list[list[int]], evaluate: bool) -> Suggestion:
+             ties: list[list[int]], evaluate: bool, select: str) -> Suggestion:
     limits = _absolute_limits(sp, budget)
-    table_limits = {k: v - (sp.costs.fixed_bytes / 1e6 if k == "size_mb" else 0.0)
-                    for k, v in limits.items()}
     sens = sp.sensitivity()
     try:
-        alloc = ilp_allocate(sens.omega, sens.bit_choices, tables, table_limits, ties)
+        if select == "measured":
+            choice = checked_allocation(sp, limits, ties)
+            extra = {"ilp_bits": choice.ilp.bits, "ilp_omega": choice.ilp.omega, "checked_on": choice.checked_on,
+                     "val_accuracy": choice.picked.accuracy, "candidates": len(choice.candidates)}
+            bits, omega = choice.picked.bits, choice.picked.omega
+        else:
+            alloc = ilp_allocate(sens.omega, sens.bit_choices, tables, table_limits(sp, limits), ties)
+            bits, omega = dict(zip(sp.layers, alloc.bits, strict=True)), alloc.omega
+            extra = {"ilp_bits": bits, "ilp_omega": omega, "candidates": 1}
     except InfeasibleBudget as e:
         return Suggestion(budget, limits, error=str(e))
-    bits = dict(zip(sp.layers, alloc.bits, strict=True))
     acc = None
     if evaluate:
         with torch_threads(sp.threads):
             acc = sp.quantized_accuracy(bits)
-    return Suggestion(budget, limits, bits, sp.config_of(bits), alloc.omega,
-                      sp.costs.totals(list(alloc.bits)), acc)
+    return Suggestion(budget, limits, bits, sp.config_of(bits), omega,
+                      sp.costs.totals([bits[n] for n in sp.layers]), acc, **extra)
 
 
 def _front_point(sp: HawqSpace, a: Allocation) -> dict[str, Any]:
@@ -171,18 +191,27 @@ def render_table(report: SensitivityReport) -> Table:
 
 def render_suggestions(report: SensitivityReport) -> Table:
     """The ILP's suggestion at each budget: bits per layer, Ω, costs and accuracy."""
-    t = Table(title="HAWQ-V3 ILP suggestions (budgets as fractions of the widest model)")
-    for col in ("budget", "bits per layer", "Ω", "size MB", "BOPs", "latency µs", "accuracy"):
-        t.add_column(col, justify="left" if col in ("budget", "bits per layer") else "right")
+    measured = next((s.checked_on for s in report.suggestions if s.checked_on), None)
+    how = (f"the most accurate on {measured} data of the ILP's near-optimal candidates" if measured
+           else "the ILP's Ω optimum")
+    t = Table(title=f"HAWQ-V3 ILP suggestions (budgets as fractions of the widest model; {how})")
+    cols = ["budget", "bits per layer", "Ω", "size MB", "BOPs", "latency µs", "test acc"]
+    if measured:
+        cols[2:2] = ["Ω-optimal bits", "candidates", "val acc"]
+    for col in cols:
+        t.add_column(col, justify="left" if "bits" in col or col == "budget" else "right")
     for s in report.suggestions:
         budget = ", ".join(f"{k} ≤ {v:.0%}" for k, v in s.budget.items())
         if s.error:
-            t.add_row(budget, f"[red]{s.error}[/red]", "", "", "", "", "")
+            t.add_row(budget, f"[red]{s.error}[/red]", *[""] * (len(cols) - 2))
             continue
         acc = "—" if s.accuracy is None else f"{s.accuracy:.4f}"
-        t.add_row(budget, " ".join(str(b) for b in s.bits.values()), f"{s.omega:.3g}",
-                  f"{s.costs['size_mb']:.4f}", f"{s.costs['bops']:.3g}",
-                  f"{s.costs['latency_us']:.3g}", acc)
+        checked = []
+        if measured:
+            same = "same" if s.ilp_bits == s.bits else " ".join(str(b) for b in s.ilp_bits.values())
+            checked = [same, str(s.candidates), f"{s.val_accuracy:.4f}"]
+        t.add_row(budget, " ".join(str(b) for b in s.bits.values()), *checked, f"{s.omega:.3g}",
+                  f"{s.costs['size_mb']:.4f}", f"{s.costs['bops']:.3g}", f"{s.costs['latency_us']:.3g}", acc)
     return t
 
 

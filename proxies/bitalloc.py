@@ -61,10 +61,15 @@ def tie_groups(n_layers: int, ties: Sequence[Sequence[int]] = ()) -> list[list[i
 def ilp_allocate(omega: np.ndarray, bit_choices: Sequence[int],
                  costs: Mapping[str, np.ndarray] | None = None,
                  limits: Mapping[str, float] | None = None,
-                 ties: Sequence[Sequence[int]] = ()) -> Allocation:
+                 ties: Sequence[Sequence[int]] = (), *, min_bits: int | None = None,
+                 exclude: Sequence[Sequence[int]] = ()) -> Allocation:
     """HAWQ-V3: minimise ``Σ_i omega[i, b_i]`` subject to ``Σ_i costs[c][i, b_i] <= limits[c]``
     for every named limit, with tied layers sharing a width; solved exactly by HiGHS
-    (``scipy.optimize.milp``) over one-hot binaries ``x[i, k]``."""
+    (``scipy.optimize.milp``) over one-hot binaries ``x[i, k]``.
+
+    ``min_bits`` forbids widths below it; ``exclude`` lists assignments (choice indices per
+    layer) the solution must differ from, each by a no-good cut ``Σ_i x[i, c_i] <= L - 1``.
+    """
     omega, costs, limits = _check_inputs(omega, bit_choices, costs or {}, limits or {})
     n_layers, k = omega.shape
     cons = [LinearConstraint(np.kron(np.eye(n_layers), np.ones(k)), 1, 1)]
@@ -74,14 +79,54 @@ def ilp_allocate(omega: np.ndarray, bit_choices: Sequence[int],
     tie_rows = _tie_rows(n_layers, k, ties)
     if len(tie_rows):
         cons.append(LinearConstraint(tie_rows, 0, 0))
+    if len(exclude):
+        cons.append(LinearConstraint(_no_good_rows(n_layers, k, exclude), -np.inf, n_layers - 1))
+    upper = np.ones((n_layers, k))
+    if min_bits is not None:
+        upper[:, np.asarray(bit_choices) < min_bits] = 0.0
     res = milp(omega.ravel(), constraints=cons, integrality=np.ones(omega.size),
-               bounds=Bounds(0, 1), options={"mip_rel_gap": 0.0})
+               bounds=Bounds(0, upper.ravel()), options={"mip_rel_gap": 0.0})
     if res.status == 2 or res.x is None:
+        if min_bits is not None or len(exclude):
+            raise InfeasibleBudget(f"no bit assignment with every width >= {min_bits} outside the "
+                                   f"{len(exclude)} excluded one(s) meets the limits")
         raise InfeasibleBudget(_infeasible_message(costs, limits, ties, n_layers))
     if res.status != 0:
         raise AllocationError(f"the ILP solver stopped without an optimum: {res.message}")
     choice = tuple(int(i) for i in np.argmax(res.x.reshape(n_layers, k), axis=1))
     return make_allocation(choice, omega, bit_choices, costs)
+
+
+def ilp_candidates(omega: np.ndarray, bit_choices: Sequence[int],
+                   costs: Mapping[str, np.ndarray] | None = None,
+                   limits: Mapping[str, float] | None = None,
+                   ties: Sequence[Sequence[int]] = (), per_floor: int = 3) -> list[Allocation]:
+    """Distinct near-optimal ILP assignments to check by measurement: for each floor width
+    ``f`` in ``bit_choices`` (ascending), the ``per_floor`` assignments of least Ω with every
+    width ``>= f`` (each next one by a no-good cut). The first is :func:`ilp_allocate`'s
+    optimum; floors that cannot meet the limits contribute nothing.
+
+    Ω is a second-order model of the loss increase and is least trustworthy for the
+    coarsest widths; the floors make sure assignments without them are among the candidates.
+    """
+    if per_floor < 1:
+        raise AllocationError(f"per_floor={per_floor} must be >= 1")
+    found: list[Allocation] = []
+    seen: set[tuple[int, ...]] = set()
+    for floor in sorted(bit_choices):
+        excluded: list[tuple[int, ...]] = []
+        for _ in range(per_floor):
+            try:
+                a = ilp_allocate(omega, bit_choices, costs, limits, ties, min_bits=floor, exclude=excluded)
+            except InfeasibleBudget:
+                break
+            excluded.append(a.choice)
+            if a.choice not in seen:
+                seen.add(a.choice)
+                found.append(a)
+    if not found:  # no floor fits: the plain problem names the limits that cannot be met
+        ilp_allocate(omega, bit_choices, costs, limits, ties)
+    return found
 
 
 def make_allocation(choice: Sequence[int], omega: np.ndarray, bit_choices: Sequence[int],
@@ -142,6 +187,17 @@ def _expand(group_choice: Sequence[int], groups: Sequence[Sequence[int]]) -> lis
         for i in g:
             out[i] = k
     return out
+
+
+def _no_good_rows(n_layers: int, k: int, exclude: Sequence[Sequence[int]]) -> np.ndarray:
+    """One row per excluded assignment, with a 1 at each of its ``(layer, choice)`` binaries."""
+    rows = np.zeros((len(exclude), n_layers * k))
+    for r, choice in enumerate(exclude):
+        if len(choice) != n_layers or not all(0 <= c < k for c in choice):
+            raise AllocationError(f"excluded assignment {list(choice)} must give one choice index "
+                                  f"in 0..{k - 1} for each of {n_layers} layers")
+        rows[r, np.arange(n_layers) * k + np.asarray(choice)] = 1.0
+    return rows
 
 
 def _tie_rows(n_layers: int, k: int, ties: Sequence[Sequence[int]]) -> np.ndarray:

@@ -3,16 +3,20 @@ user model given as ``module:function``.
 
 Built-in tasks (offline data only):
 
-* ``digits``: scikit-learn's 8x8 digits (1,797 images, 10 classes), 80/20 split, a 5-layer
-  CNN (``conv1``-``conv3``, ``fc1``, ``fc2``; about 23k weights). Trains in ~2 s on one core.
-* ``mnist1d``: the ``mnist1d`` package's 1-D digits (4,000 train / 1,000 test, length 40),
-  a 5-layer 1-D CNN with the same layer names.
+* ``digits``: scikit-learn's 8x8 digits (1,797 images, 10 classes) split 64/16/20 into
+  train / validation / test (stratified, by seed), a 5-layer CNN (``conv1``-``conv3``,
+  ``fc1``, ``fc2``; about 23k weights). Trains in ~2 s on one core.
+* ``mnist1d``: the ``mnist1d`` package's 1-D digits generated offline (length 40; 4,000
+  train / 2,000 validation / 2,000 test), a 5-layer 1-D CNN with the same layer names.
 
-A trained model is cached by task and seed under ``$NAS_CACHE_DIR/hawq`` (default
-``~/.cache/nas/hawq``) and reused. A user function returns ``(model, train, test)`` or
-``(model, train, test, criterion)``: ``model`` a trained ``nn.Module``, ``train`` and
-``test`` iterables of ``(x, y)`` batches (a ``DataLoader`` works), ``criterion`` a loss
-``f(logits, y)`` (cross-entropy when absent). Accuracy is top-1 over ``test``.
+A trained model (and the generated data) is cached by task and seed under
+``$NAS_CACHE_DIR/hawq`` (default ``~/.cache/nas/hawq``) and reused. A user function returns
+``(model, train, test)``, ``(model, train, test, criterion)`` or a mapping with keys
+``model``, ``train``, ``test`` and optionally ``val`` and ``criterion``: ``model`` a trained
+``nn.Module``, ``train``/``val``/``test`` iterables of ``(x, y)`` batches (a ``DataLoader``
+works), ``criterion`` a loss ``f(logits, y)`` (cross-entropy when absent). Accuracy is
+top-1 over ``test``; ``val`` (held out from training, apart from ``test``) is where bit
+allocations are checked by measurement.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +36,7 @@ from torch import Tensor, nn
 
 from proxies.hessian import Batch, Criterion, quantizable_layers
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: validation splits (the models train on less data than in 1)
 TASKS = ("digits", "mnist1d")
 
 
@@ -42,7 +46,8 @@ class TaskError(ValueError):
 
 @dataclass
 class Task:
-    """A trained model with its data: ``train`` for Hessians and calibration, ``test`` held out."""
+    """A trained model with its data: ``train`` for Hessians and calibration, ``val`` held out
+    for checking choices (may be empty for a user model), ``test`` held out for reporting."""
 
     name: str
     model: nn.Module
@@ -50,6 +55,7 @@ class Task:
     test: list[Batch]
     criterion: Criterion
     float_accuracy: float
+    val: list[Batch] = field(default_factory=list)
 
 
 class DigitsCNN(nn.Module):
@@ -107,27 +113,48 @@ def cache_dir() -> Path:
     return Path(os.environ.get("NAS_CACHE_DIR") or Path.home() / ".cache" / "nas") / "hawq"
 
 
-def load_arrays(task: str, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``(x_train, y_train, x_test, y_test)`` as float32 ``N x 1 x ...`` inputs, int64 labels."""
-    if task == "digits":
-        from sklearn.datasets import load_digits
-        from sklearn.model_selection import train_test_split
+Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
-        d = load_digits()
-        x = (d.images / 16.0).astype(np.float32)[:, None]
-        xtr, xte, ytr, yte = train_test_split(x, d.target, test_size=0.2, random_state=seed,
-                                              stratify=d.target)
-    elif task == "mnist1d":
-        from mnist1d.data import get_dataset_args, make_dataset
 
-        args = get_dataset_args()
-        args.seed = seed
-        d = make_dataset(args)
-        xtr, ytr = d["x"].astype(np.float32)[:, None], d["y"]
-        xte, yte = d["x_test"].astype(np.float32)[:, None], d["y_test"]
-    else:
+def load_arrays(task: str, seed: int) -> Arrays:
+    """``(x_train, y_train, x_val, y_val, x_test, y_test)``: float32 ``N x 1 x ...`` inputs and
+    int64 labels, generated once per task and seed and cached (mnist1d takes seconds)."""
+    if task not in TASKS:
         raise TaskError(f"unknown task {task!r}: choose one of {list(TASKS)}")
-    return xtr, ytr.astype(np.int64), xte, yte.astype(np.int64)
+    path = cache_dir() / f"{task}-data-v{CACHE_VERSION}-seed{seed}.npz"
+    if path.exists():
+        with np.load(path) as z:
+            return tuple(z[f"a{i}"] for i in range(6))  # type: ignore[return-value]
+    arrays = _digits(seed) if task == "digits" else _mnist1d(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.{time.monotonic_ns()}.tmp.npz")
+    np.savez(tmp, **{f"a{i}": a for i, a in enumerate(arrays)})
+    os.replace(tmp, path)
+    return arrays
+
+
+def _digits(seed: int) -> Arrays:
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    d = load_digits()
+    x = (d.images / 16.0).astype(np.float32)[:, None]
+    y = d.target.astype(np.int64)
+    xtr, xte, ytr, yte = train_test_split(x, y, test_size=0.2, random_state=seed, stratify=y)
+    xtr, xva, ytr, yva = train_test_split(xtr, ytr, test_size=0.2, random_state=seed, stratify=ytr)
+    return xtr, ytr, xva, yva, xte, yte
+
+
+def _mnist1d(seed: int) -> Arrays:
+    from mnist1d.data import get_dataset_args, make_dataset  # offline generator, no download
+
+    args = get_dataset_args()
+    args.seed, args.num_samples, args.train_split = seed, 8000, 0.5
+    d = make_dataset(args)
+    x, y = d["x"].astype(np.float32)[:, None], d["y"].astype(np.int64)
+    rest_x, rest_y = d["x_test"].astype(np.float32)[:, None], d["y_test"].astype(np.int64)
+    half = len(rest_x) // 2
+    return x, y, rest_x[:half], rest_y[:half], rest_x[half:], rest_y[half:]
 
 
 def to_batches(x: np.ndarray, y: np.ndarray, size: int) -> list[Batch]:
@@ -165,7 +192,7 @@ def accuracy(model: nn.Module, batches: Iterable[Batch]) -> float:
 
 def builtin_task(task: str = "digits", seed: int = 0) -> Task:
     """The built-in task's trained model and data, training and caching it on first use."""
-    xtr, ytr, xte, yte = load_arrays(task, seed)
+    xtr, ytr, xva, yva, xte, yte = load_arrays(task, seed)
     model = {"digits": DigitsCNN, "mnist1d": Mnist1dCNN}[task]()
     path = cache_dir() / f"{task}-cnn-v{CACHE_VERSION}-seed{seed}.pt"
     if path.exists():
@@ -178,7 +205,7 @@ def builtin_task(task: str = "digits", seed: int = 0) -> Task:
         _save_atomic(model.state_dict(), path)
     test = to_batches(xte, yte, 512)
     return Task(task, model, to_batches(xtr, ytr, 256), test, nn.functional.cross_entropy,
-                accuracy(model, test))
+                accuracy(model, test), to_batches(xva, yva, 512))
 
 
 def _save_atomic(obj: Any, path: Path) -> None:
@@ -192,19 +219,32 @@ def _save_atomic(obj: Any, path: Path) -> None:
 def user_task(spec: str, kwargs: dict[str, Any] | None = None) -> Task:
     """Call ``module:function(**kwargs)`` and check what it returns (see the module doc)."""
     fn = import_function(spec)
-    out = fn(**(kwargs or {}))
-    if not isinstance(out, tuple | list) or len(out) not in (3, 4):
-        raise TaskError(f"{spec} returned {type(out).__name__}; it must return "
-                        "(model, train_batches, test_batches) or (..., criterion)")
-    model, tr, te = out[0], list(out[1]), list(out[2])
-    criterion = out[3] if len(out) == 4 else nn.functional.cross_entropy
+    out = _as_mapping(spec, fn(**(kwargs or {})))
+    model, tr, te = out["model"], list(out["train"]), list(out["test"])
+    criterion = out.get("criterion") or nn.functional.cross_entropy
     if not isinstance(model, nn.Module) or not quantizable_layers(model):
         raise TaskError(f"{spec} returned a model with no Linear or Conv layer to quantize "
                         f"({type(model).__name__})")
     if not tr or not te:
         raise TaskError(f"{spec} returned empty data: train has {len(tr)} batches, test {len(te)}")
     model.eval()
-    return Task(spec, model, tr, te, criterion, accuracy(model, te))
+    return Task(spec, model, tr, te, criterion, accuracy(model, te), list(out.get("val") or []))
+
+
+def _as_mapping(spec: str, out: Any) -> dict[str, Any]:
+    """A user function's result as ``{model, train, test[, val][, criterion]}``."""
+    if isinstance(out, dict):
+        missing = sorted({"model", "train", "test"} - set(out))
+        extra = sorted(set(out) - {"model", "train", "test", "val", "criterion"})
+        if missing or extra:
+            raise TaskError(f"{spec} returned a mapping with missing key(s) {missing} / unknown key(s) "
+                            f"{extra}; use model, train, test and optionally val, criterion")
+        return out
+    if not isinstance(out, tuple | list) or len(out) not in (3, 4):
+        raise TaskError(f"{spec} returned {type(out).__name__}; it must return "
+                        "(model, train_batches, test_batches), (..., criterion) or a mapping "
+                        "with keys model, train, test[, val, criterion]")
+    return dict(zip(("model", "train", "test", "criterion"), out, strict=False))
 
 
 def import_function(spec: str) -> Callable[..., Any]:

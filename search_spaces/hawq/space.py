@@ -11,13 +11,15 @@ the metrics. Options: see :mod:`search_spaces.hawq.options`.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 from proxies.flops import CostModel
-from proxies.hessian import quantizable_layers
+from proxies.hessian import Batch, quantizable_layers
 from proxies.quant import calibrate_activations, quantized_activations, quantized_weights
 from search_spaces.base import (
     EvalContext,
@@ -152,12 +154,30 @@ class HawqSpace(SearchSpace):
         return float(sum(sens.omega[i, col[bits[n]]] for i, n in enumerate(self.layers)))
 
     def quantized_accuracy(self, bits: dict[str, int]) -> float:
-        """Held-out accuracy with weights at ``bits`` and activations at ``act_bits``."""
+        """Held-out (test) accuracy with weights at ``bits`` and activations at ``act_bits``."""
+        with self.quantized(bits) as model:
+            return accuracy(model, self.task.test)
+
+    def measure(self, bits: dict[str, int], batches: Sequence[Batch]) -> tuple[float, float]:
+        """``(accuracy, mean loss)`` of the model quantized at ``bits`` over ``batches``."""
+        hits = total = 0
+        loss = 0.0
+        with self.quantized(bits) as model, torch.no_grad():
+            for x, y in batches:
+                out = model(x)
+                hits += int((out.argmax(1) == y).sum())
+                loss += float(self.task.criterion(out, y)) * len(y)
+                total += len(y)
+        return hits / max(total, 1), loss / max(total, 1)
+
+    @contextmanager
+    def quantized(self, bits: dict[str, int]) -> Iterator[nn.Module]:
+        """The task's model with weights at ``bits`` and activations at ``act_bits`` (restored on exit)."""
         model = self.task.model
         acts = dict.fromkeys(self.layers, self.settings.act_bits)
         with quantized_weights(model, bits, self.settings.per_channel), \
                 quantized_activations(model, acts, self._activation_ranges()):
-            return accuracy(model, self.task.test)
+            yield model
 
     def _activation_ranges(self) -> dict[str, tuple[float, bool]]:
         if self._ranges is None:

@@ -28,6 +28,7 @@ def test_sensitivity_report_json_and_chart(tmp_path):
     assert all(r["trace_stderr"] > 0 and set(r["omega"]) == {str(b) for b in range(2, 9)} for r in report["layers"])
     half, both = report["suggestions"]
     assert half["error"] is None and half["costs"]["size_mb"] <= half["limits"]["size_mb"] + 1e-12
+    assert half["checked_on"] == "validation" and half["candidates"] >= 1 and half["ilp_bits"]
     assert both["costs"]["bops"] <= both["limits"]["bops"] + 1e-9
     assert png.stat().st_size > 10_000 and png.read_bytes()[:4] == b"\x89PNG"
 

@@ -38,7 +38,19 @@ def test_suggestions_meet_their_budgets_keep_ties_and_infeasible_ones_say_why(re
         assert s.error is None and s.bits["conv2"] == s.bits["conv3"]
         assert all(s.costs[k] <= v * (1 + 1e-9) for k, v in s.limits.items())
         assert s.config == {f"bits.{n}": b for n, b in s.bits.items()} and 0 <= s.accuracy <= 1
-    assert both.omega >= half.omega
+        assert s.checked_on == "validation" and s.candidates >= 1 and 0 <= s.val_accuracy <= 1
+        assert s.ilp_bits["conv2"] == s.ilp_bits["conv3"] and s.omega >= s.ilp_omega - 1e-12
+    assert both.ilp_omega >= half.ilp_omega
+
+
+def test_omega_selection_is_the_plain_ilp_and_a_bad_select_is_named(report):
+    plain = sensitivity_report(FAST, budgets=[{"size_mb": 0.5}], ties=[["conv2", "conv3"]], eigenvalues=False,
+                               select="omega")
+    (s,) = plain.suggestions
+    assert s.checked_on is None and s.bits == s.ilp_bits == report.suggestions[1].ilp_bits
+    assert s.omega == pytest.approx(report.suggestions[1].ilp_omega)
+    with pytest.raises(SpaceError, match=r"select='best'.*measured"):
+        sensitivity_report(FAST, select="best")
 
 
 def test_frontier_is_monotone_and_the_png_and_json_are_written(report):

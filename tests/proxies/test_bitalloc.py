@@ -11,6 +11,7 @@ from proxies.bitalloc import (
     AllocationError,
     InfeasibleBudget,
     ilp_allocate,
+    ilp_candidates,
     pareto_frontier,
     pick_from_frontier,
     tie_groups,
@@ -59,6 +60,45 @@ def test_ilp_optimum_equals_brute_force_for_random_limits(trial):
     got = ilp_allocate(omega, BITS, costs, limits)
     assert got.omega == pytest.approx(want, rel=1e-9)
     assert all(got.costs[k] <= v * (1 + 1e-9) for k, v in limits.items())
+
+
+def _ranked(omega, costs, limits, floor):
+    """Feasible assignments with every width >= ``floor``, by Ω ascending (brute force)."""
+    rows, ok = np.arange(6), []
+    for c in _all_choices():
+        if min(BITS[i] for i in c) >= floor and all(costs[k][rows, c].sum() <= v for k, v in limits.items()):
+            ok.append((float(omega[rows, c].sum()), c))
+    return sorted(ok)
+
+
+@pytest.mark.parametrize("trial", range(6))
+def test_candidates_are_the_least_omega_assignments_above_each_floor(trial):
+    rng = np.random.default_rng(200 + trial)
+    omega, costs = _problem(trial)
+    limits = {"size": float(rng.uniform(costs["size"].min(1).sum(), costs["size"].max(1).sum()))}
+    cands = ilp_candidates(omega, BITS, costs, limits, per_floor=3)
+    assert cands[0] == ilp_allocate(omega, BITS, costs, limits)
+    assert len({c.choice for c in cands}) == len(cands)
+    for floor in BITS:
+        ranked = _ranked(omega, costs, limits, floor)
+        above = sorted(c.omega for c in cands if min(c.bits) >= floor)
+        # the three least-Ω assignments of this floor are all there (others may come from lower floors)
+        for want, _ in ranked[:3]:
+            assert any(got == pytest.approx(want, rel=1e-9) for got in above)
+        assert all(c.costs["size"] <= limits["size"] * (1 + 1e-9) for c in cands)
+
+
+def test_candidates_exclude_and_floor_errors_are_named():
+    omega, costs = _problem(0)
+    with pytest.raises(InfeasibleBudget, match="least possible"):
+        ilp_candidates(omega, BITS, costs, {"size": 0.5 * costs["size"].min(1).sum()})
+    with pytest.raises(AllocationError, match="per_floor=0"):
+        ilp_candidates(omega, BITS, costs, {}, per_floor=0)
+    with pytest.raises(AllocationError, match="excluded assignment"):
+        ilp_allocate(omega, BITS, costs, {}, exclude=[(0, 1)])
+    best = ilp_allocate(omega, BITS, costs, {})
+    second = ilp_allocate(omega, BITS, costs, {}, exclude=[best.choice])
+    assert second.choice != best.choice and second.omega >= best.omega
 
 
 def test_tied_layers_get_equal_bits_and_the_tied_optimum():

@@ -121,3 +121,45 @@ def test_user_model_function_with_kwargs_becomes_the_space(cache):
     assert e.values["accuracy"] > 0.9
     assert e.values["size_mb"] == pytest.approx((4 * 6 + 6 * 2 + 4 * (6 + 2)) / 1e6)
     assert not list(cache.glob("*tiny_task*"))  # user models are not cached
+
+
+def test_measured_pick_is_never_worse_on_validation_than_uniform_of_the_same_size(space):
+    from search_spaces.hawq.allocate import checked_allocation
+
+    assert space.task.val and space.task.test  # the built-in task has both held-out splits
+    for b in (2, 3, 4):
+        uniform = dict.fromkeys(LAYERS, b)
+        limit = space.costs.totals([b] * len(LAYERS))["size_mb"]
+        choice = checked_allocation(space, {"size_mb": limit})
+        assert choice.checked_on == "validation" and choice.picked in choice.candidates
+        assert choice.picked.accuracy == max(c.accuracy for c in choice.candidates)
+        assert all(c.costs["size_mb"] <= limit * (1 + 1e-9) for c in choice.candidates)
+        assert choice.ilp.omega == min(c.omega for c in choice.candidates)  # the ILP optimum comes first
+        assert choice.picked.accuracy >= space.measure(uniform, space.task.val)[0]
+
+
+def tiny_task_with_val() -> dict:
+    model, train, test = tiny_task(hidden=5)
+    return {"model": model, "train": train, "test": test, "val": test[:1]}
+
+
+def test_user_model_mapping_gives_validation_and_without_it_choices_are_checked_on_train(cache):
+    from search_spaces.hawq.allocate import checked_allocation
+
+    with_val = make_space("hawq", {"model": "tests.search_spaces.test_hawq_space:tiny_task_with_val",
+                                   "bits": [2, 8], **FAST})
+    assert len(with_val.task.val) == 1
+    plain = make_space("hawq", {"model": "tests.search_spaces.test_hawq_space:tiny_task", "bits": [2, 8], **FAST})
+    top = plain.costs.totals([8, 8])["size_mb"]
+    assert checked_allocation(with_val, {"size_mb": top}).checked_on == "validation"
+    assert checked_allocation(plain, {"size_mb": top}).checked_on == "train"
+
+
+def tiny_task_bad_mapping() -> dict:
+    model, train, test = tiny_task(hidden=3)
+    return {"model": model, "train": train, "tests": test}
+
+
+def test_user_mapping_with_wrong_keys_is_named(cache):
+    with pytest.raises(SpaceError, match=r"missing key\(s\) \['test'\].*unknown key\(s\) \['tests'\]"):
+        make_space("hawq", {"model": "tests.search_spaces.test_hawq_space:tiny_task_bad_mapping", **FAST})
