@@ -222,9 +222,6 @@ def test_resume_after_driver_sigkill_finishes_exact_budget(where, tmp_path, monk
     budget = 16
     spec_file = tmp_path / "spec.json"
     spec_file.write_text(json.dumps(_spec(study_name, ev, trials=budget)))
-    mark = uuid.uuid4().hex
-    env = {**os.environ, "PYTHONPATH": str(tmp_path), "NAS_TEST_MARK": mark}
-    env.pop("RAY_ADDRESS", None)
     if where.startswith("sqlite"):
         url, extra = f"sqlite:///{tmp_path}/nas.db", []
     else:
@@ -233,6 +230,11 @@ def test_resume_after_driver_sigkill_finishes_exact_budget(where, tmp_path, monk
         url = request.getfixturevalue("pg_url")
         request.getfixturevalue("ray_session")
         extra = ["--address", ray.get_runtime_context().gcs_address]
+    # After the shared Ray is up: ray.init puts its auth settings (RAY_AUTH_MODE) in the
+    # environment, and a driver joining that cluster needs them like any user's shell would.
+    mark = uuid.uuid4().hex
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "NAS_TEST_MARK": mark}
+    env.pop("RAY_ADDRESS", None)
     args = ["--storage", url, "--quiet", *extra]
     ours_before = _ray_processes()
 
