@@ -116,6 +116,12 @@ def cache_dir() -> Path:
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
+def cache_stem(task: str, seed: int) -> str:
+    """The name under which a built-in model and what is derived from it (traces) are cached:
+    a new :data:`CACHE_VERSION` (the model changed) never reads an old model's traces."""
+    return f"{task}-cnn-v{CACHE_VERSION}-seed{seed}"
+
+
 def load_arrays(task: str, seed: int) -> Arrays:
     """``(x_train, y_train, x_val, y_val, x_test, y_test)``: float32 ``N x 1 x ...`` inputs and
     int64 labels, generated once per task and seed and cached (mnist1d takes seconds)."""
@@ -194,7 +200,7 @@ def builtin_task(task: str = "digits", seed: int = 0) -> Task:
     """The built-in task's trained model and data, training and caching it on first use."""
     xtr, ytr, xva, yva, xte, yte = load_arrays(task, seed)
     model = {"digits": DigitsCNN, "mnist1d": Mnist1dCNN}[task]()
-    path = cache_dir() / f"{task}-cnn-v{CACHE_VERSION}-seed{seed}.pt"
+    path = cache_dir() / f"{cache_stem(task, seed)}.pt"
     if path.exists():
         model.load_state_dict(torch.load(path, weights_only=True))
         model.eval()

@@ -39,6 +39,7 @@ from search_spaces.hawq.model import (
     TaskError,
     accuracy,
     builtin_task,
+    cache_stem,
     torch_threads,
     user_task,
 )
@@ -131,7 +132,7 @@ class HawqSpace(SearchSpace):
     def sensitivity(self) -> Sensitivity:
         """Per-layer traces and Ω table (cached in memory, and on disk for built-in tasks)."""
         if self._sens is None:
-            key = None if self.settings.model else f"{self.settings.task}-cnn-seed{self.settings.seed}"
+            key = None if self.settings.model else cache_stem(self.settings.task, self.settings.seed)
             with torch_threads(self.threads):
                 self._sens = sensitivity(self.task, self.layers, self.settings.bits,
                                          self.settings.per_channel, self.hessian_settings, key)

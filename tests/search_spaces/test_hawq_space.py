@@ -74,6 +74,8 @@ def test_cached_model_is_reused_by_a_new_space(space, cache):
         assert torch.equal(a, b)
     assert again.sensitivity().seconds == 0.0  # traces read back from the cache too
     assert again.sensitivity().traces == space.sensitivity().traces
+    # the traces are cached under the model's own versioned name: a retrained model never reads them
+    assert [p.name.split("-traces-")[0] for p in cache.glob("digits-*-traces-*.json")] == [files[0].stem]
 
 
 @pytest.mark.parametrize(("options", "pattern"), [
