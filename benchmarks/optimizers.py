@@ -10,6 +10,7 @@ so a partial run keeps what finished) and ``optimizers.png``; a markdown table i
 
     .venv/bin/python -m benchmarks.optimizers --seeds 5 --evals 60 --workers 2
     .venv/bin/python -m benchmarks.optimizers --summarize   # table + plot from the .jsonl
+    .venv/bin/python -m benchmarks.optimizers --forget mobo,mobo-b1   # after changing mobo
 """
 
 from __future__ import annotations
@@ -330,6 +331,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--fresh", action="store_true", help="forget finished runs in the .jsonl")
     ap.add_argument("--retime", action="store_true", help="forget finished timings and measure again")
+    ap.add_argument("--forget", default="", help="methods whose finished runs and timings are stale "
+                    "(e.g. 'mobo,mobo-b1' after a change to mobo): dropped from the .jsonl")
     ap.add_argument("--summarize", action="store_true", help="only rebuild table and plot")
     ap.add_argument("--mobo-options", default="{}", type=json.loads,
                     help="JSON options for mobo (experiments: pair with their own --out)")
@@ -338,8 +341,9 @@ def main() -> None:
     jsonl = a.out / "optimizers.jsonl"
     if a.fresh and jsonl.exists():
         jsonl.unlink()
-    if a.retime:
-        kept = [r for r in load(jsonl) if r["kind"] != "timing"]
+    stale = set(filter(None, a.forget.split(",")))
+    if a.retime or stale:
+        kept = [r for r in load(jsonl) if not (a.retime and r["kind"] == "timing") and r["method"] not in stale]
         jsonl.write_text("".join(json.dumps(r) + "\n" for r in kept))
     if not a.summarize:
         done = {(r["kind"], r.get("problem"), r["method"], r.get("seed"), r.get("n_obs"))

@@ -32,6 +32,10 @@ from search_spaces.params import Categorical, Int, Param
 _DTYPE = torch.double
 MAX_DISCRETE_INT = 1000  # integers with more values are optimised as continuous, then rounded
 SPRAY_POINTS = 20  # BoTorch's default for purely continuous mixed-alternating problems
+# Line-search steps per L-BFGS iteration (scipy's default is 20). Restarts run batched and
+# each call evaluates every unfinished restart, so one restart stuck in a long line search
+# sets the cost of all; past 3 steps an iteration seldom gains anything.
+LBFGS_MAXLS = 3
 CAP_SOFTNESS = 0.02  # of an objective's observed range: how soft ClampedObjective's cap is
 
 
@@ -194,6 +198,7 @@ def optimize(
     raw_samples: int,
     max_enumerate: int,
     around_best: bool = False,
+    maxiter: int | None = None,
 ) -> tuple[torch.Tensor, str]:
     """``q x d`` candidates (sequential greedy, each conditioned on the ones before) and the
     name of the BoTorch optimiser used.
@@ -219,9 +224,11 @@ def optimize(
         )
         return X, "optimize_acqf_discrete_local_search"
     if not domain.discrete and not domain.categorical:
+        options: dict[str, bool | int] = {"sample_around_best": around_best, "maxls": LBFGS_MAXLS}
+        if maxiter is not None:
+            options["maxiter"] = maxiter
         X, _ = optimize_acqf(acq, domain.bounds, q=q, num_restarts=num_restarts,
-                             raw_samples=raw_samples, sequential=True,
-                             options={"sample_around_best": around_best})
+                             raw_samples=raw_samples, sequential=True, options=options)
         return X, "optimize_acqf"
     X, _ = optimize_acqf_mixed_alternating(
         acq, domain.bounds, discrete_dims=domain.discrete, cat_dims=domain.categorical,
