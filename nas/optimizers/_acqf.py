@@ -227,8 +227,11 @@ def optimize(
         options: dict[str, bool | int] = {"sample_around_best": around_best, "maxls": LBFGS_MAXLS}
         if maxiter is not None:
             options["maxiter"] = maxiter
+        # A restart whose line search gives up after LBFGS_MAXLS steps keeps the point it
+        # reached; BoTorch would warn and redo the whole step from new starts.
         X, _ = optimize_acqf(acq, domain.bounds, q=q, num_restarts=num_restarts,
-                             raw_samples=raw_samples, sequential=True, options=options)
+                             raw_samples=raw_samples, sequential=True, options=options,
+                             retry_on_optimization_warning=False)
         return X, "optimize_acqf"
     X, _ = optimize_acqf_mixed_alternating(
         acq, domain.bounds, discrete_dims=domain.discrete, cat_dims=domain.categorical,
