@@ -236,6 +236,8 @@ def test_bad_options_fail_early_with_the_name() -> None:
         MoboOptimizer(problem, mc_samples=0)
     with pytest.raises(OptimizerError, match=r"ideal_margin=-0\.1"):
         MoboOptimizer(problem, ideal_margin=-0.1)
+    with pytest.raises(OptimizerError, match="acq_maxiter=0"):
+        MoboOptimizer(problem, acq_maxiter=0)
 
 
 def test_acquisition_gives_no_credit_past_the_observed_ideal() -> None:
@@ -302,3 +304,28 @@ def test_model_trains_on_at_most_max_fit_points() -> None:
     opt = make_optimizer("mobo", problem, seed=0, max_fit_points=12, **FAST)
     opt.propose(initial(problem, evaluate, 30), [], 1, np.random.default_rng(0))
     assert opt.last_info["n_train"] == 30 and opt.last_info["n_fit"] == 12
+
+
+def test_acquisition_optimiser_work_per_point_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    import botorch.generation.gen as gen
+
+    runs: list[int] = []
+    batched = gen.fmin_l_bfgs_b_batched
+
+    def counting(func: Any, *args: Any, **kwargs: Any) -> Any:
+        calls = [0]
+
+        def f(*a: Any, **k: Any) -> Any:
+            calls[0] += 1
+            return func(*a, **k)
+
+        out = batched(f, *args, **kwargs)
+        runs.append(calls[0])
+        return out
+
+    monkeypatch.setattr(gen, "fmin_l_bfgs_b_batched", counting)
+    problem, evaluate = synthetic("zdt1", dim=3)
+    opt = make_optimizer("mobo", problem, seed=0, **{**FAST, "acq_maxiter": 3})
+    opt.propose(initial(problem, evaluate, 12), [], 3, np.random.default_rng(0))
+    assert len(runs) == 3  # one L-BFGS-B run per point: a step is never redone from new starts
+    assert max(runs) <= 1 + 3 * (_acqf.LBFGS_MAXLS + 1)
