@@ -197,8 +197,8 @@ def optimize(
     num_restarts: int,
     raw_samples: int,
     max_enumerate: int,
+    maxiter: int,
     around_best: bool = False,
-    maxiter: int | None = None,
 ) -> tuple[torch.Tensor, str]:
     """``q x d`` candidates (sequential greedy, each conditioned on the ones before) and the
     name of the BoTorch optimiser used.
@@ -208,7 +208,8 @@ def optimize(
     configurations, searched locally beyond that. ``around_best`` (continuous and mixed
     domains): perturbations of the current front's inputs join the raw samples (half of
     them; ``SPRAY_POINTS`` per front point in mixed domains, where BoTorch adds none by
-    default), so local refinement of the front competes with global starts.
+    default), so local refinement of the front competes with global starts. ``maxiter``
+    bounds the L-BFGS-B iterations of each continuous restart.
     """
     if domain.fully_discrete and domain.n_configs() <= max_enumerate:
         X, _ = optimize_acqf_discrete(acq, q=q, choices=domain.choices(), X_avoid=X_avoid, unique=True)
@@ -224,9 +225,7 @@ def optimize(
         )
         return X, "optimize_acqf_discrete_local_search"
     if not domain.discrete and not domain.categorical:
-        options: dict[str, bool | int] = {"sample_around_best": around_best, "maxls": LBFGS_MAXLS}
-        if maxiter is not None:
-            options["maxiter"] = maxiter
+        options = {"sample_around_best": around_best, "maxls": LBFGS_MAXLS, "maxiter": maxiter}
         # A restart whose line search gives up after LBFGS_MAXLS steps keeps the point it
         # reached; BoTorch would warn and redo the whole step from new starts.
         X, _ = optimize_acqf(acq, domain.bounds, q=q, num_restarts=num_restarts,

@@ -239,8 +239,7 @@ class MoboOptimizer(Optimizer):
             # Starts around the front: measured to win on two objectives (ZDT1/2: fronts on
             # the box's faces) and to lose on three (DTLZ2), where they are left out.
             X, how = _acqf.optimize(acq, self.domain, n, X_avoid, cfg.num_restarts,
-                                    cfg.raw_samples, cfg.max_enumerate, around_best=m == 2,
-                                    maxiter=cfg.acq_maxiter)
+                                    cfg.raw_samples, cfg.max_enumerate, cfg.acq_maxiter, around_best=m == 2)
             info.update(strategy="qLogNEHVI", acq_optimizer=how)
             return X, info
         chosen = torch.empty(0, data.X.shape[-1], dtype=torch.double)
@@ -249,8 +248,7 @@ class MoboOptimizer(Optimizer):
             acq = _acqf.parego(model, X_base, m, constraints, pend if len(pend) else None,
                                cfg.mc_samples, seed + i)
             x, how = _acqf.optimize(acq, self.domain, 1, torch.cat([X_avoid, chosen]),
-                                    cfg.num_restarts, cfg.raw_samples, cfg.max_enumerate,
-                                    maxiter=cfg.acq_maxiter)
+                                    cfg.num_restarts, cfg.raw_samples, cfg.max_enumerate, cfg.acq_maxiter)
             chosen = torch.cat([chosen, x])
         info.update(strategy="qLogNParEGO", acq_optimizer=how)
         return chosen, info
