@@ -4,11 +4,9 @@ for built-in tasks (the traces depend only on the trained model and the estimato
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -16,7 +14,7 @@ import torch
 from proxies.flops import CostModel
 from proxies.hessian import TraceEstimate, hutchinson_traces, layer_weights, top_eigenvalues
 from proxies.quant import omega_table
-from search_spaces.hawq.model import Task, cache_dir
+from search_spaces.hawq.model import Task, cache_dir, write_atomic
 
 
 @dataclass(frozen=True)
@@ -53,7 +51,8 @@ def layer_traces(task: Task, layers: Sequence[str], hs: HessianSettings,
     seconds = time.perf_counter() - start
     if path is not None:
         payload = {"layers": list(layers), "traces": {n: vars(t) for n, t in traces.items()}}
-        _write_atomic(path, json.dumps(payload))
+        text = json.dumps(payload)
+        write_atomic(path, lambda tmp: tmp.write_text(text))
     return traces, seconds
 
 
@@ -84,10 +83,3 @@ def cost_model(task: Task, layers: Sequence[str], act_bits: int) -> CostModel:
 
 def _settings_tag(hs: HessianSettings) -> str:
     return f"it{hs.max_iter}-tol{hs.tol:g}-nb{hs.batches}-s{hs.seed}-torch{torch.__version__}"
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.{time.monotonic_ns()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)

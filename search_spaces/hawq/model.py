@@ -132,10 +132,7 @@ def load_arrays(task: str, seed: int) -> Arrays:
         with np.load(path) as z:
             return tuple(z[f"a{i}"] for i in range(6))  # type: ignore[return-value]
     arrays = _digits(seed) if task == "digits" else _mnist1d(seed)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.{time.monotonic_ns()}.tmp.npz")
-    np.savez(tmp, **{f"a{i}": a for i, a in enumerate(arrays)})
-    os.replace(tmp, path)
+    write_atomic(path, lambda tmp: _save_npz(tmp, arrays))
     return arrays
 
 
@@ -208,18 +205,25 @@ def builtin_task(task: str = "digits", seed: int = 0) -> Task:
         torch.manual_seed(seed)
         with torch_threads(1):
             model = train(model.__class__(), xtr, ytr, seed, epochs={"digits": 25, "mnist1d": 30}[task])
-        _save_atomic(model.state_dict(), path)
+        state = model.state_dict()
+        write_atomic(path, lambda tmp: torch.save(state, tmp))
     test = to_batches(xte, yte, 512)
     return Task(task, model, to_batches(xtr, ytr, 256), test, nn.functional.cross_entropy,
                 accuracy(model, test), to_batches(xva, yva, 512))
 
 
-def _save_atomic(obj: Any, path: Path) -> None:
-    """Write to a temporary file, then rename, so concurrent workers never read half a file."""
+def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """``write`` a temporary file beside ``path``, then rename it there, so concurrent workers
+    never read half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.{time.monotonic_ns()}.tmp")
-    torch.save(obj, tmp)
+    write(tmp)
     os.replace(tmp, path)
+
+
+def _save_npz(path: Path, arrays: Arrays) -> None:
+    with path.open("wb") as f:  # a file object: np.savez would add ".npz" to a plain name
+        np.savez(f, **{f"a{i}": a for i, a in enumerate(arrays)})
 
 
 def user_task(spec: str, kwargs: dict[str, Any] | None = None) -> Task:
