@@ -149,7 +149,6 @@ def _absolute_limits(sp: HawqSpace, budget: dict[str, float]) -> dict[str, float
 def _suggest(sp: HawqSpace, budget: dict[str, float], tables: dict[str, Any],
              ties: list[list[int]], evaluate: bool, select: str) -> Suggestion:
     limits = _absolute_limits(sp, budget)
-    sens = sp.sensitivity()
     try:
         if select == "measured":
             choice = checked_allocation(sp, limits, ties)
@@ -157,6 +156,7 @@ def _suggest(sp: HawqSpace, budget: dict[str, float], tables: dict[str, Any],
                      "val_accuracy": choice.picked.accuracy, "candidates": len(choice.candidates)}
             bits, omega = choice.picked.bits, choice.picked.omega
         else:
+            sens = sp.sensitivity()
             alloc = ilp_allocate(sens.omega, sens.bit_choices, tables, table_limits(sp, limits), ties)
             bits, omega = dict(zip(sp.layers, alloc.bits, strict=True)), alloc.omega
             extra = {"ilp_bits": bits, "ilp_omega": omega, "candidates": 1}

@@ -25,9 +25,9 @@ random starts (with two objectives, as many perturbations of the front too) are 
 L-BFGS-B for at most ``acq_maxiter`` iterations of at most three line-search steps each
 (:data:`._acqf.LBFGS_MAXLS`). The restarts run as one batch, so the step costs
 as many acquisition calls as its slowest restart needs: bounding iterations and line
-searches bounds the calls, and a restart whose line search gives up keeps its point rather
-than the whole step starting over (about 11 calls per point instead of about 27, which
-mostly polished the fourth decimal of a log-acquisition value). Refits are bounded as
+searches bounds the calls (at most ``1 + acq_maxiter·(LBFGS_MAXLS + 1)`` per point), and a
+restart whose line search gives up keeps its point rather than the whole step starting
+over. Refits are bounded as
 :mod:`._gp` says: a cold fit only at anchor sizes, else ``warm_maxiter`` iterations.
 """
 
