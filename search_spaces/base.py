@@ -50,14 +50,28 @@ class Evaluation:
     artifacts: dict[str, Any] = field(default_factory=dict)
 
 
+StepFn = Callable[[int, dict[str, float]], bool]
+
+
 @dataclass
 class EvalContext:
-    """Handed to ``evaluate``: where the trial runs and a hook to report liveness."""
+    """Handed to ``evaluate``: where the trial runs, and hooks to report progress.
+
+    ``ctx.step(step, values)`` reports intermediate objective values after a step (an
+    epoch, a fraction of the data) and returns False when the study's scheduler decides
+    the trial should stop; the evaluation should then return its latest values. Without
+    a scheduler every step returns True.
+    """
 
     trial_number: int = 0
     seed: int = 0
     workdir: Path | None = None
     report: Callable[[str], None] = lambda message: None
+    on_step: StepFn | None = None
+
+    def step(self, step: int, values: dict[str, float]) -> bool:
+        """Report ``values`` after ``step``; False means: stop now and return."""
+        return True if self.on_step is None else bool(self.on_step(step, values))
 
 
 class SearchSpace(ABC):

@@ -14,7 +14,8 @@ import torch
 from proxies.flops import CostModel
 from proxies.hessian import TraceEstimate, hutchinson_traces, layer_weights, top_eigenvalues
 from proxies.quant import omega_table
-from search_spaces.hawq.model import Task, cache_dir, write_atomic
+from search_spaces.hawq.model import Task, cache_dir
+from search_spaces.tasks.cache import write_atomic
 
 
 @dataclass(frozen=True)

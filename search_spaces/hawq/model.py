@@ -3,14 +3,14 @@ user model given as ``module:function``.
 
 Built-in tasks (offline data only):
 
-* ``digits``: scikit-learn's 8x8 digits (1,797 images, 10 classes) split 64/16/20 into
-  train / validation / test (stratified, by seed), a 5-layer CNN (``conv1``-``conv3``,
-  ``fc1``, ``fc2``; about 23k weights). Trains in ~2 s on one core.
-* ``mnist1d``: the ``mnist1d`` package's 1-D digits generated offline (length 40; 4,000
-  train / 2,000 validation / 2,000 test), a 5-layer 1-D CNN with the same layer names.
+* ``digits``: scikit-learn's 8x8 digits (see :mod:`search_spaces.tasks.vision` for the
+  splits), a 5-layer CNN (``conv1``-``conv3``, ``fc1``, ``fc2``; about 23k weights). Trains
+  in ~2 s on one core.
+* ``mnist1d``: the ``mnist1d`` package's 1-D digits generated offline, a 5-layer 1-D CNN
+  with the same layer names.
 
-A trained model (and the generated data) is cached by task and seed under
-``$NAS_CACHE_DIR/hawq`` (default ``~/.cache/nas/hawq``) and reused. A user function returns
+A trained model is cached by task and seed under ``$NAS_CACHE_DIR/hawq`` (default
+``~/.cache/nas/hawq``) and reused; the data under ``$NAS_CACHE_DIR/tasks``. A user function returns
 ``(model, train, test)``, ``(model, train, test, criterion)`` or a mapping with keys
 ``model``, ``train``, ``test`` and optionally ``val`` and ``criterion``: ``model`` a trained
 ``nn.Module``, ``train``/``val``/``test`` iterables of ``(x, y)`` batches (a ``DataLoader``
@@ -22,8 +22,6 @@ allocations are checked by measurement.
 from __future__ import annotations
 
 import importlib
-import os
-import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,9 +33,11 @@ import torch
 from torch import Tensor, nn
 
 from proxies.hessian import Batch, Criterion, quantizable_layers
+from search_spaces.tasks.cache import cache_dir as tasks_cache_dir
+from search_spaces.tasks.cache import write_atomic
+from search_spaces.tasks.vision import load_arrays
 
 CACHE_VERSION = 2  # 2: validation splits (the models train on less data than in 1)
-TASKS = ("digits", "mnist1d")
 
 
 class TaskError(ValueError):
@@ -109,55 +109,14 @@ def torch_threads(n: int | None) -> Iterator[None]:
 
 
 def cache_dir() -> Path:
-    """``$NAS_CACHE_DIR/hawq`` or ``~/.cache/nas/hawq``."""
-    return Path(os.environ.get("NAS_CACHE_DIR") or Path.home() / ".cache" / "nas") / "hawq"
-
-
-Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+    """``$NAS_CACHE_DIR/hawq`` or ``~/.cache/nas/hawq``: trained models and their traces."""
+    return tasks_cache_dir("hawq")
 
 
 def cache_stem(task: str, seed: int) -> str:
     """The name under which a built-in model and what is derived from it (traces) are cached:
     a new :data:`CACHE_VERSION` (the model changed) never reads an old model's traces."""
     return f"{task}-cnn-v{CACHE_VERSION}-seed{seed}"
-
-
-def load_arrays(task: str, seed: int) -> Arrays:
-    """``(x_train, y_train, x_val, y_val, x_test, y_test)``: float32 ``N x 1 x ...`` inputs and
-    int64 labels, generated once per task and seed and cached (mnist1d takes seconds)."""
-    if task not in TASKS:
-        raise TaskError(f"unknown task {task!r}: choose one of {list(TASKS)}")
-    path = cache_dir() / f"{task}-data-v{CACHE_VERSION}-seed{seed}.npz"
-    if path.exists():
-        with np.load(path) as z:
-            return tuple(z[f"a{i}"] for i in range(6))  # type: ignore[return-value]
-    arrays = _digits(seed) if task == "digits" else _mnist1d(seed)
-    write_atomic(path, lambda tmp: _save_npz(tmp, arrays))
-    return arrays
-
-
-def _digits(seed: int) -> Arrays:
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    d = load_digits()
-    x = (d.images / 16.0).astype(np.float32)[:, None]
-    y = d.target.astype(np.int64)
-    xtr, xte, ytr, yte = train_test_split(x, y, test_size=0.2, random_state=seed, stratify=y)
-    xtr, xva, ytr, yva = train_test_split(xtr, ytr, test_size=0.2, random_state=seed, stratify=ytr)
-    return xtr, ytr, xva, yva, xte, yte
-
-
-def _mnist1d(seed: int) -> Arrays:
-    from mnist1d.data import get_dataset_args, make_dataset  # offline generator, no download
-
-    args = get_dataset_args()
-    args.seed, args.num_samples, args.train_split = seed, 8000, 0.5
-    d = make_dataset(args)
-    x, y = d["x"].astype(np.float32)[:, None], d["y"].astype(np.int64)
-    rest_x, rest_y = d["x_test"].astype(np.float32)[:, None], d["y_test"].astype(np.int64)
-    half = len(rest_x) // 2
-    return x, y, rest_x[:half], rest_y[:half], rest_x[half:], rest_y[half:]
 
 
 def to_batches(x: np.ndarray, y: np.ndarray, size: int) -> list[Batch]:
@@ -210,20 +169,6 @@ def builtin_task(task: str = "digits", seed: int = 0) -> Task:
     test = to_batches(xte, yte, 512)
     return Task(task, model, to_batches(xtr, ytr, 256), test, nn.functional.cross_entropy,
                 accuracy(model, test), to_batches(xva, yva, 512))
-
-
-def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """``write`` a temporary file beside ``path``, then rename it there, so concurrent workers
-    never read half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.{time.monotonic_ns()}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
-
-
-def _save_npz(path: Path, arrays: Arrays) -> None:
-    with path.open("wb") as f:  # a file object: np.savez would add ".npz" to a plain name
-        np.savez(f, **{f"a{i}": a for i, a in enumerate(arrays)})
 
 
 def user_task(spec: str, kwargs: dict[str, Any] | None = None) -> Task:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from search_spaces.base import SpaceError
-from search_spaces.hawq.model import TASKS
+from search_spaces.tasks.vision import TASKS
 
 ALLOWED = ("task", "model", "model_kwargs", "seed", "bits", "per_channel", "act_bits",
            "hessian_iters", "hessian_tol", "hessian_batches")
