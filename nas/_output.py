@@ -24,6 +24,19 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def last_line(text: str | None) -> str:
+    """The last non-empty line of an error (where the reason is), or "" for none."""
+    lines = [ln for ln in (text or "").splitlines() if ln.strip()]
+    return lines[-1] if lines else ""
+
+
+def in_order(study: Study, front: Sequence[Trial]) -> list[Trial]:
+    """The one order of a Pareto front in every format (table, JSON, CSV): best first along
+    the first objective, ties by trial number, so it reads as a trade-off curve.
+    Trial lists are ordered by trial number."""
+    return by_first_objective(study, front)
+
+
 def by_first_objective(study: Study, trials: Sequence[Trial]) -> list[Trial]:
     """Best first along the first objective: a front reads as a trade-off curve."""
     first = study.objectives[0]
@@ -48,25 +61,30 @@ def write_csv(study: Study, trials: Sequence[Trial]) -> None:
     for t in trials:
         vals = [(t.values or {}).get(o, "") for o in objs]
         w.writerow([t.number, t.state.value, *vals, *[t.params.get(p, "") for p in pnames],
-                    t.is_pareto, (t.error or "").splitlines()[-1:] and (t.error or "").splitlines()[-1]])
+                    t.is_pareto, last_line(t.error)])
 
 
 def print_table(study: Study, trials: Sequence[Trial], title: str) -> None:
+    """Objectives with their direction (↓ minimised, ↑ maximised); in a trial list, the
+    ``pareto`` column marks the trials on the front."""
     from rich.console import Console
     from rich.table import Table
 
     arrows = {"min": "↓", "max": "↑"}
+    marks = not all(t.is_pareto for t in trials)  # a front needs no marks
     table = Table(title=title or None, show_lines=False)
     table.add_column("#", justify="right")
     table.add_column("state")
     for o in study.objectives:
         table.add_column(f"{o.name} {arrows[o.direction]}", justify="right")
+    if marks:
+        table.add_column("pareto")
     table.add_column("params", overflow="fold")
     for t in trials:
         vals = [_fmt((t.values or {}).get(o.name, "")) for o in study.objectives]
         params = ", ".join(f"{k}={_fmt(v)}" for k, v in t.params.items())
-        state = t.state.value + (" *" if t.is_pareto else "")
-        table.add_row(str(t.number), state, *vals, params)
+        table.add_row(str(t.number), t.state.value, *vals, *(["yes" if t.is_pareto else ""] if marks else []),
+                      params)
     Console(width=max(120, Console().width)).print(table)
 
 
@@ -102,14 +120,70 @@ def print_spaces(rows: Sequence[tuple[str, str]]) -> None:
     Console().print(table)
 
 
-def print_summary(study: Study) -> None:
+class RunOutcome:
+    """What one ``nas run``/``resume`` produced, counted as its trials finish."""
+
+    def __init__(self) -> None:
+        self.complete = 0
+        self.failed = 0
+
+    def observer(self, bar: Any) -> Any:
+        """A progress callback counting outcomes, then updating the bar (None when quiet)."""
+
+        def seen(study: Study, t: Trial) -> None:
+            self.complete += t.state.value == "COMPLETE"
+            self.failed += t.state.value == "FAILED"
+            if bar is not None:
+                bar(study, t)
+
+        return seen
+
+    def failed_run(self, counts: dict[str, int]) -> bool:
+        """Exit non-zero: every trial of this run failed, or the study has failures and no result."""
+        if self.failed and not self.complete:
+            return True
+        return counts.get("COMPLETE", 0) == 0 and counts.get("FAILED", 0) > 0
+
+
+def most_common_error(trials: Sequence[Trial]) -> tuple[str, int] | None:
+    """The most frequent last line of the failed trials' errors, and how many share it."""
+    import re
+    from collections import Counter
+
+    examples: dict[str, str] = {}
+    kinds: Counter[str] = Counter()
+    for t in trials:
+        if t.state.value == "FAILED" and t.error:
+            line = last_line(t.error)
+            kind = re.sub(r"\d+", "N", line.split("; re-queued")[0].split("; gave up")[0])
+            examples.setdefault(kind, line)
+            kinds[kind] += 1
+    if not kinds:
+        return None
+    kind, n = kinds.most_common(1)[0]
+    return examples[kind], n
+
+
+def print_summary(study: Study, outcome: RunOutcome | None = None) -> None:
+    """The closing lines of a run: the budget as counted (see README, "Budget"), the most
+    common error, and the Pareto front."""
+    trials = study.trials()
     counts = study.counts()
+    requeued = sum(t.requeued for t in trials)
     front = study.pareto_front()
     hv = study.hypervolume_history()
     hv_txt = f", hypervolume {hv[-1][1]:.6g}" if hv else ""
-    print(f"study {study.name}: {counts.get('COMPLETE', 0)} complete, {counts.get('FAILED', 0)} failed "
-          f"of budget {study.budget}; Pareto front {len(front)} trial(s){hv_txt}", file=sys.stderr)
-    print_table(study, by_first_objective(study, front), f"Pareto front of {study.name}")
+    failed = counts.get("FAILED", 0)
+    retried = f" ({requeued} of them retried)" if requeued else ""
+    print(f"study {study.name}: {study.used()} of budget {study.budget} used: {counts.get('COMPLETE', 0)} complete, "
+          f"{failed} failed{retried}; Pareto front {len(front)} trial(s){hv_txt}", file=sys.stderr)
+    if outcome is not None and (outcome.complete or outcome.failed):
+        print(f"this run: {outcome.complete} complete, {outcome.failed} failed", file=sys.stderr)
+    common = most_common_error(trials)
+    if common:
+        print(f"most common error ({common[1]} of {failed} failed): {common[0]}", file=sys.stderr)
+    if front:
+        print_table(study, by_first_objective(study, front), f"Pareto front of {study.name}")
 
 
 class _Tracker:

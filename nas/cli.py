@@ -1,16 +1,29 @@
-"""The ``nas`` command line. Read commands (pareto, trials, studies) load no torch or ray."""
+"""The ``nas`` command line. Read commands (pareto, trials, studies, spaces) load no torch or ray.
+
+Exit status: 0 done; 1 the run ended with no completed trial (every trial of the run
+failed, or the study has failures and no result); 2 a usage, spec or storage error,
+reported in one line before anything is written; 130 interrupted (SIGINT or SIGTERM),
+with the running trials handed back to the queue for ``nas resume``.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 from nas import _output
 
+EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+#: Libraries whose warnings (GP jitter, optimizer restarts) go to the debug log, not the terminal.
+QUIET_LOGGERS = ("botorch", "gpytorch", "linear_operator", "ray")
 
 
 class CLIError(Exception):
@@ -29,7 +42,10 @@ def _storage_arg(p: argparse.ArgumentParser) -> None:
 def _executor_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--executor", choices=["local", "ray"], default=None, help="override the spec's executor")
     p.add_argument("--workers", type=int, default=None, help="parallel workers (ray executor)")
-    p.add_argument("--address", default=None, help="Ray cluster to join: auto or ray://host:port")
+    p.add_argument("--address", default=None,
+                   help="Ray cluster to join from one of its nodes: auto, or the head's host:port")
+    p.add_argument("--trial-timeout", type=float, default=None, metavar="SECONDS",
+                   help="end an evaluation (and its worker process) after this long; it FAILs (spec: trial_timeout_s)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -59,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "json"], default="table")
     _storage_arg(p)
 
-    sub.add_parser("spaces", help="list the search spaces")
+    p = sub.add_parser("spaces", help="list the search spaces")
+    _storage_arg(p)  # accepted for symmetry (every command takes --storage); spaces live in code
 
     p = sub.add_parser("sensitivity", help="per-layer sensitivity report (Hessian traces, Ω, ILP bit suggestions)")
     p.add_argument("--space", default="hawq", choices=["hawq"], help="the space whose model is analysed")
@@ -86,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _quiet_libraries()
+    signal.signal(signal.SIGTERM, _interrupt)
+    if os.getcwd() not in sys.path:  # `module:function` evaluators import from here, on every executor
+        sys.path.insert(0, os.getcwd())
     handler = {
         "run": cmd_run,
         "resume": cmd_resume,
@@ -99,38 +120,106 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args) or 0
     except KeyboardInterrupt:
-        print("interrupted: finished trials are stored; `nas resume` continues", file=sys.stderr)
-        return 130
+        print("interrupted: finished trials are stored", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `nas trials NAME | head`: the reader left; end quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as e:
-        if _is_user_error(e):
-            print(f"error: {e}", file=sys.stderr)
-            return EXIT_USAGE
-        raise
+        message = _user_message(e, getattr(args, "storage", None))
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return EXIT_USAGE
 
 
-def _is_user_error(e: Exception) -> bool:
+def _interrupt(signum: int, _frame: object) -> None:
+    """SIGTERM ends a run like Ctrl-C: trials handed back, one line, exit 130."""
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def _quiet_libraries() -> None:
+    import warnings
+
+    log = logging.getLogger("nas.warnings")
+
+    def to_debug_log(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                     file: Any = None, line: str | None = None) -> None:
+        log.debug("%s:%s: %s: %s", filename, lineno, category.__name__, message)
+
+    warnings.showwarning = to_debug_log
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _user_message(e: Exception, storage: str | None) -> str | None:
+    """The one line to print for an error a user can fix, or None for a bug (traceback)."""
     from nas.spec import SpecError
-    from nas.study import TellError
-    from storage import SchemaError, StorageURLError, StudyExistsError, StudyNotFoundError
+    from nas.study import BudgetError, TellError
+    from storage import SchemaError, StorageURLError, StoreError
 
-    user_errors = (CLIError, SpecError, TellError, StudyExistsError, StudyNotFoundError, StorageURLError,
-                   SchemaError)
-    return isinstance(e, user_errors)
+    if isinstance(e, CLIError | SpecError | TellError | BudgetError | StoreError | StorageURLError | SchemaError):
+        return _mask(str(e), storage)
+    from nas import _errors
+
+    return _errors.storage_message(e, storage)
+
+
+def _mask(text: str, storage: str | None) -> str:
+    from nas._errors import mask_secrets
+
+    return mask_secrets(text, storage)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from nas.spec import load_spec_file
+    from nas.spec import load_spec_file, validate_study_spec
     from nas.study import create_study
 
-    study = create_study(load_spec_file(args.spec), storage=args.storage)
+    data = load_spec_file(args.spec)
+    if args.trial_timeout is not None:
+        data["trial_timeout_s"] = args.trial_timeout
+    spec, space, _ = validate_study_spec(data)
+    _check_runnable(spec, space, args)  # before the study row is written
+    study = create_study(spec, storage=args.storage)
     return _drive(study, args)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
     from nas.study import load_study
 
+    study = load_study(args.name, storage=args.storage, readonly=True)  # refuses a missing database
     study = load_study(args.name, storage=args.storage)
+    if args.trial_timeout is not None:
+        study.spec.trial_timeout_s = args.trial_timeout
+    _check_runnable(study.spec, study.space, args)
     return _drive(study, args)
+
+
+def _check_runnable(spec: Any, space: Any, args: argparse.Namespace) -> None:
+    """Refuse what cannot run at all: no evaluator, one that does not import, bad workers or address."""
+    if args.trial_timeout is not None and not args.trial_timeout > 0:
+        raise CLIError(f"--trial-timeout {args.trial_timeout:g}: give a number of seconds > 0")
+    if args.workers is not None and args.workers < 1:
+        raise CLIError(f"--workers {args.workers}: must be at least 1")
+    if spec.space.name == "custom":
+        from search_spaces.custom import EvaluatorError
+
+        if not spec.space.evaluator:
+            raise CLIError(
+                "space 'custom' has no evaluator, so nas run has nothing to evaluate: set space.evaluator: "
+                "module:function, or drive the study from Python with study.ask() / study.tell()"
+            )
+        try:
+            space.load_evaluator()
+        except EvaluatorError as e:
+            raise CLIError(f"space.evaluator: {e}") from None
+    if (args.executor or spec.executor.name) == "ray":
+        from nas.executors.address import AddressError, check_address
+
+        try:
+            check_address(args.address or spec.executor.address)
+        except AddressError as e:
+            raise CLIError(str(e)) from None
 
 
 def _drive(study: Any, args: argparse.Namespace) -> int:
@@ -138,26 +227,35 @@ def _drive(study: Any, args: argparse.Namespace) -> int:
 
     overrides = {k: v for k, v in (("name", args.executor), ("workers", args.workers),
                                    ("address", args.address)) if v is not None}
-    if args.workers is not None and args.workers < 1:
-        raise CLIError(f"--workers {args.workers}: must be at least 1")
     executor = make_executor(study.spec.executor, **overrides)
     reaped = study.reap()
     for failed, retry in reaped:
         again = f"re-queued as #{retry.number}" if retry else "not retried (max_retries reached)"
         print(f"trial #{failed.number} was left running by a dead worker: {again}", file=sys.stderr)
-    with _output.progress_bar(study, quiet=args.quiet) as progress:
-        study.optimize(executor=executor, progress=progress)
-    _output.print_summary(study)
-    return 0
+    outcome = _output.RunOutcome()
+    try:
+        with _output.progress_bar(study, quiet=args.quiet) as bar:
+            study.optimize(executor=executor, progress=outcome.observer(bar))
+    except KeyboardInterrupt:
+        back = study.release()
+        print(f"interrupted: finished trials are stored, {back} running trial(s) went back to the queue; "
+              f"continue with: nas resume {study.name}{_storage_flag(args)}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    _output.print_summary(study, outcome)
+    return EXIT_FAILED if outcome.failed_run(study.counts()) else 0
+
+
+def _storage_flag(args: argparse.Namespace) -> str:
+    from storage.engine import mask_url
+
+    return f" --storage {mask_url(args.storage)}" if args.storage else ""
 
 
 def cmd_pareto(args: argparse.Namespace) -> int:
     from nas.study import load_study
 
-    study = load_study(args.name, storage=args.storage)
-    front = study.pareto_front()
-    if args.format == "table":
-        front = _output.by_first_objective(study, front)
+    study = load_study(args.name, storage=args.storage, readonly=True)
+    front = _output.in_order(study, study.pareto_front())
     _output.print_trials(study, front, args.format, title=f"Pareto front of {study.name}")
     return 0
 
@@ -165,10 +263,10 @@ def cmd_pareto(args: argparse.Namespace) -> int:
 def cmd_trials(args: argparse.Namespace) -> int:
     from nas.study import load_study
 
-    study = load_study(args.name, storage=args.storage)
     state = args.state.upper() if args.state else None
     if state and state not in ("PENDING", "RUNNING", "COMPLETE", "FAILED"):
         raise CLIError(f"--state {args.state!r}: choose pending, running, complete or failed")
+    study = load_study(args.name, storage=args.storage, readonly=True)
     _output.print_trials(study, study.trials(state), args.format, title=f"Trials of {study.name}")
     return 0
 
@@ -176,7 +274,7 @@ def cmd_trials(args: argparse.Namespace) -> int:
 def cmd_studies(args: argparse.Namespace) -> int:
     from storage import Store
 
-    rows = Store(args.storage).list_studies()
+    rows = Store(args.storage, readonly=True).list_studies()
     if args.format == "json":
         print(json.dumps([_output.summary_json(r) for r in rows], indent=1))
     else:
@@ -185,15 +283,9 @@ def cmd_studies(args: argparse.Namespace) -> int:
 
 
 def cmd_spaces(args: argparse.Namespace) -> int:
-    from search_spaces.base import get_space_class, space_names
+    from search_spaces.base import space_summaries
 
-    rows = []
-    for name in space_names():
-        try:
-            rows.append((name, get_space_class(name).summary))
-        except Exception as e:  # a broken plug-in must not hide the others
-            rows.append((name, f"(cannot load: {e})"))
-    _output.print_spaces(rows)
+    _output.print_spaces(space_summaries())
     return 0
 
 

@@ -66,7 +66,8 @@ class SpaceSpec(_Model):
 
 class ObjectiveSpec(_Model):
     name: str
-    direction: Literal["min", "max"] = "min"
+    # None keeps the space's own direction (``min`` for the custom space, which has none)
+    direction: Literal["min", "max"] | None = None
     ref: float | None = None
 
 
@@ -116,6 +117,8 @@ class StudySpec(_Model):
     budget: BudgetSpec
     executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
     max_retries: int = Field(default=2, ge=0)
+    # seconds one evaluation may take before its worker process is ended and it FAILs
+    trial_timeout_s: float | None = Field(default=None, gt=0)
     constraints: list[ConstraintSpec] = Field(default_factory=list)
     lease: LeaseSpec = Field(default_factory=LeaseSpec)
 
@@ -125,7 +128,7 @@ class StudySpec(_Model):
     def spec_hash(self) -> str:
         """Identity of what the study computes: the executor and budget may change on resume."""
         d = json.loads(self.to_json())
-        for k in ("executor", "budget", "lease"):
+        for k in ("executor", "budget", "lease", "trial_timeout_s"):
             d.pop(k, None)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
 
@@ -183,7 +186,7 @@ def build_space(spec: StudySpec) -> SearchSpace:
                 "custom",
                 spec.space.options,
                 params={k: p.to_param() for k, p in (spec.space.params or {}).items()},
-                objectives=[Objective(o.name, o.direction, o.ref) for o in spec.objectives or []],
+                objectives=[Objective(o.name, o.direction or "min", o.ref) for o in spec.objectives or []],
                 evaluator=spec.space.evaluator,
             )
         if spec.space.params or spec.space.evaluator:
@@ -213,7 +216,7 @@ def resolve_objectives(spec: StudySpec, space: SearchSpace) -> list[Objective]:
                 f"{space.name!r}; choose from {sorted(available)}"
             )
         ref = o.ref if o.ref is not None else available[o.name].ref
-        out.append(Objective(o.name, o.direction, ref))
+        out.append(Objective(o.name, o.direction or available[o.name].direction, ref))
     return out
 
 
@@ -222,10 +225,19 @@ def validate_study_spec(data: dict[str, Any] | StudySpec) -> tuple[StudySpec, Se
     spec = parse_spec(data)
     space = build_space(spec)
     objectives = resolve_objectives(spec, space)
-    from nas.optimizers import optimizer_names
+    check_optimizer(spec)
+    return spec, space, objectives
+
+
+def check_optimizer(spec: StudySpec) -> None:
+    """The optimizer exists and its options validate (each unknown or bad one named)."""
+    from nas.optimizers import OptimizerError, get_optimizer_class, optimizer_names
 
     if spec.optimizer.name not in optimizer_names():
         raise SpecError(
             f"optimizer.name: unknown optimizer {spec.optimizer.name!r}; choose one of {optimizer_names()}"
         )
-    return spec, space, objectives
+    try:
+        get_optimizer_class(spec.optimizer.name).parse_options(spec.optimizer.options())
+    except OptimizerError as e:
+        raise SpecError(f"optimizer: {e}") from None

@@ -30,6 +30,10 @@ class TellError(ValueError):
     """A result handed to ``tell`` is malformed (missing or non-finite objective values)."""
 
 
+class BudgetError(ValueError):
+    """A new budget is smaller than the trials the study already counts."""
+
+
 StateArg = str | TrialState | Sequence[str | TrialState] | None
 _PROPOSE_ATTEMPTS = 8
 
@@ -42,6 +46,7 @@ class Study:
         self._space: SearchSpace | None = None
         self._optimizer: Optimizer | None = None
         self._snapshot = _Snapshot()
+        self.handed_out: set[int] = set()  # ids of trials ask() returned in this process
 
     # ---- identity ---------------------------------------------------------------------
 
@@ -90,11 +95,19 @@ class Study:
 
     # ---- ask / tell ---------------------------------------------------------------------
 
-    def ask(self, n: int = 1, *, worker_id: str | None = None, budget: int | None = None) -> list[Trial]:
+    def ask(
+        self, n: int = 1, *, worker_id: str | None = None, budget: int | None = None, past_budget: bool = False
+    ) -> list[Trial]:
         """Return up to ``n`` RUNNING trials: re-queued ones first, then new proposals.
 
-        With ``budget``, never lets the study hold more counted trials than that.
+        Never lets the study count more trials than its budget (or ``budget`` when given;
+        see :meth:`used` for what counts), so fewer than ``n`` or none come back near the end.
+        ``past_budget=True`` lifts the cap, for ask/tell loops that manage their own count.
         """
+        if budget is None and not past_budget:
+            budget = self.budget
+        elif past_budget:
+            budget = None
         wid = worker_id or _workers.worker_id()
         for attempt in range(_PROPOSE_ATTEMPTS):
             history, pending, position = self._snapshot.refresh(self.store, self.id)
@@ -113,11 +126,13 @@ class Study:
             # as pending. The last attempt inserts regardless so a busy study still progresses.
             expect = position if attempt + 1 < _PROPOSE_ATTEMPTS else None
             try:
-                return self.store.claim_and_create(
+                got = self.store.claim_and_create(
                     self.id, n, wid, configs, budget=budget, metrics=meta, expect_next=expect
                 )
             except StaleProposalError:
                 continue
+            self.handed_out.update(t.id for t in got)
+            return got
         raise AssertionError("unreachable: the last attempt does not check staleness")
 
     def _propose(
@@ -201,6 +216,11 @@ class Study:
     def counts(self) -> dict[str, int]:
         return self.store.counts(self.id)
 
+    def used(self) -> int:
+        """Trials counted against the budget: every COMPLETE, FAILED, RUNNING and PENDING
+        trial, except a FAILED one that was re-queued (its retry counts in its place)."""
+        return self.store.used_trials(self.id)
+
     def reference_point(self, trials: Sequence[Trial] | None = None) -> list[float]:
         """Hypervolume reference in the user's orientation: each objective's ``ref`` when
         set, else the worst observed value plus 10% of the observed range."""
@@ -250,6 +270,11 @@ class Study:
         self.reap()
         ex = executor or make_executor(self.spec.executor)
         ex.run(self, progress)
+
+    def release(self) -> int:
+        """Return the trials this process handed out that are still RUNNING to the queue
+        (PENDING, same number), as after an interrupt; ``resume`` runs them. Returns how many."""
+        return self.store.release(self.handed_out)
 
     def done(self) -> bool:
         return self.store.budget_left(self.id, self.budget) == 0 and not self.trials(
@@ -305,7 +330,8 @@ def _rng(seed: int, position: int, *salt: int) -> np.random.Generator:
 def create_study(spec: dict[str, Any] | StudySpec, storage: str | None = None) -> Study:
     """Validate ``spec`` and create its study, or return the stored study with the same spec.
 
-    A budget in ``spec`` larger than the stored one raises the stored budget.
+    A budget in ``spec`` different from the stored one replaces it, unless it is smaller
+    than the trials the study already counts (then :class:`BudgetError`).
     """
     spec_obj, _space, objectives = validate_study_spec(spec)
     store = Store(storage)
@@ -314,6 +340,13 @@ def create_study(spec: dict[str, Any] | StudySpec, storage: str | None = None) -
         spec_obj.name, spec_obj.to_json(), spec_obj.spec_hash(), spec_obj.budget.trials, objs
     )
     if not created and info.budget != spec_obj.budget.trials:
+        used = store.used_trials(info.id)
+        if spec_obj.budget.trials < used:
+            raise BudgetError(
+                f"budget.trials={spec_obj.budget.trials} is smaller than the {used} trials study "
+                f"{spec_obj.name!r} already counts (budget {info.budget}): give at least {used}, "
+                f"or a new study name"
+            )
         store.set_budget(info.id, spec_obj.budget.trials)
         info = store.get_study(spec_obj.name)
     study = Study(store, info, spec_obj)
@@ -321,9 +354,11 @@ def create_study(spec: dict[str, Any] | StudySpec, storage: str | None = None) -
     return study
 
 
-def load_study(name: str, storage: str | None = None) -> Study:
-    """Open a stored study by name (cheap: builds no search space until one is needed)."""
-    store = Store(storage)
+def load_study(name: str, storage: str | None = None, *, readonly: bool = False) -> Study:
+    """Open a stored study by name (cheap: builds no search space until one is needed).
+
+    ``readonly`` opens the store without ever creating or changing a database."""
+    store = Store(storage, readonly=readonly)
     info = store.get_study(name)
     spec = parse_spec(json.loads(info.spec_json))
     spec.budget.trials = info.budget

@@ -47,14 +47,14 @@ class NasSearcher(Searcher):
     """A Tune ``Searcher`` backed by a stored study: ``NasSearcher(study)`` or ``NasSearcher(name, storage)``."""
 
     def __init__(self, study: Study | str, storage: str | None = None) -> None:
-        from nas.executors.ray import _absolute_url
+        from nas.executors.base import absolute_url
 
         if isinstance(study, str):
-            self._name, self._url, self._study = study, _absolute_url(storage or ""), None
+            self._name, self._url, self._study = study, absolute_url(storage or ""), None
             if not storage:
                 raise ValueError("NasSearcher(name, storage): give the storage URL of study " + repr(study))
         else:
-            self._name, self._url, self._study = study.name, _absolute_url(study.store.url), study
+            self._name, self._url, self._study = study.name, absolute_url(study.store.url), study
         self._trials: dict[str, Trial] = {}  # Tune trial id -> our trial
         objs = self.study.objectives
         metric: str | list[str] = [o.name for o in objs]
@@ -132,9 +132,9 @@ class NasSearcher(Searcher):
 def trainable(study: Study) -> Callable[[dict[str, Any]], None]:
     """A Tune function trainable that evaluates a config with ``study``'s search space
     and reports its objective values (and numeric metrics)."""
-    from nas.executors.ray import _absolute_url
+    from nas.executors.base import absolute_url
 
-    url, name, seed = _absolute_url(study.store.url), study.name, study.spec.optimizer.seed
+    url, name, seed = absolute_url(study.store.url), study.name, study.spec.optimizer.seed
 
     def evaluate(config: dict[str, Any]) -> None:
         from ray import tune

@@ -26,6 +26,13 @@ _BUILTIN: dict[str, str] = {
     "custom": "search_spaces.custom",
     "hawq": "search_spaces.hawq",
 }
+#: Each built-in's one-line summary, so ``nas spaces`` lists them without importing torch
+#: (a test checks each equals its class's ``summary``).
+BUILTIN_SUMMARIES: dict[str, str] = {
+    "synthetic": "Multi-objective test problems: BraninCurrin, ZDT1-3, DTLZ2, mixed int/categorical",
+    "custom": "Parameters and objectives declared in the spec, evaluated by your code (ask/tell or module:function)",
+    "hawq": "Per-layer weight bit-widths of a trained CNN (HAWQ): accuracy, size, BOPs, Hessian Ω",
+}
 _REGISTRY: dict[str, type[SearchSpace]] = {}
 
 
@@ -119,6 +126,21 @@ def space_names() -> list[str]:
     names = set(_BUILTIN) | set(_REGISTRY)
     names |= {ep.name for ep in entry_points(group="nas.search_spaces")}
     return sorted(names)
+
+
+def space_summaries() -> list[tuple[str, str]]:
+    """``(name, summary)`` of every space; built-ins are not imported, plug-ins are loaded
+    (one that fails to load is listed with the reason, never hiding the others)."""
+    rows = []
+    for name in space_names():
+        if name in _REGISTRY or name not in BUILTIN_SUMMARIES:
+            try:
+                rows.append((name, get_space_class(name).summary))
+            except Exception as e:
+                rows.append((name, f"(cannot load: {e})"))
+        else:
+            rows.append((name, BUILTIN_SUMMARIES[name]))
+    return rows
 
 
 def get_space_class(name: str) -> type[SearchSpace]:

@@ -1,8 +1,12 @@
 """Engines for the store: SQLite (embedded default) and PostgreSQL.
 
-SQLite runs in WAL mode with a busy timeout. Write transactions start with
-``BEGIN IMMEDIATE`` so concurrent writers queue instead of failing on a lock upgrade;
-reads use a plain deferred ``BEGIN``. PostgreSQL engines ping pooled connections.
+SQLite runs in WAL mode with a busy timeout and ``synchronous=FULL``: a completed
+``tell`` is on disk when it returns, so it survives an OS crash or a power cut (NORMAL
+would be faster and only lose the last commits on such a crash; we chose durability).
+Write transactions start with ``BEGIN IMMEDIATE`` so concurrent writers queue instead of
+failing on a lock upgrade; reads use a plain deferred ``BEGIN``. A read engine never
+creates a file or a directory, and reads a database on a read-only file system as
+immutable. PostgreSQL engines ping pooled connections.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 DEFAULT_URL = "sqlite:///nas.db"
 BUSY_TIMEOUT_MS = 60_000
+SYNCHRONOUS = "FULL"
 
 
 class StorageURLError(ValueError):
@@ -33,10 +38,36 @@ def resolve_url(url: str | None = None) -> str:
     backend = url.split(":", 1)[0]
     if backend not in ("sqlite", "postgresql+psycopg"):
         raise StorageURLError(
-            f"storage URL {url!r} is not supported: use sqlite:///path.db or "
+            f"storage URL {mask_url(url)!r} is not supported: use sqlite:///path.db or "
             "postgresql+psycopg://user@host:port/db"
         )
+    if backend == "sqlite" and not url.startswith("sqlite:///"):
+        raise StorageURLError(
+            f"storage URL {url!r} is malformed: a SQLite URL has three slashes before a relative "
+            "path (sqlite:///nas.db) and four before an absolute one (sqlite:////tmp/nas.db)"
+        )
     return url
+
+
+def mask_url(url: str) -> str:
+    """``url`` with its password replaced by ``***`` (for every message and log line)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not parseable: hide anything between ':' and '@' after the scheme
+        head, sep, tail = url.partition("://")
+        if sep and "@" in tail:
+            cred, _, host = tail.rpartition("@")
+            user = cred.split(":", 1)[0]
+            return f"{head}://{user}:***@{host}" if ":" in cred else url
+        return url
+
+
+def sqlite_path(url: str) -> str | None:
+    """The file of a SQLite URL (None for memory or another backend)."""
+    if not is_sqlite(url):
+        return None
+    path = make_url(url).database
+    return path if path and path != ":memory:" else None
 
 
 def is_sqlite(url: str) -> bool:
@@ -59,19 +90,24 @@ def get_engine(url: str, write: bool) -> Engine:
 
 
 def _sqlite_engine(url: str, write: bool) -> Engine:
-    path = make_url(url).database
-    if path and path != ":memory:":
+    path = sqlite_path(url)
+    if path and write:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+    args: dict[str, Any] = {"timeout": BUSY_TIMEOUT_MS / 1000}
+    if path and not write and not os.access(os.path.dirname(os.path.abspath(path)), os.W_OK):
+        # a read-only file system: no lock or -shm file can be made, so read it as immutable
+        url = f"sqlite:///file:{os.path.abspath(path)}?mode=ro&immutable=1&uri=true"
+    engine = create_engine(url, connect_args=args)
     begin_sql = "BEGIN IMMEDIATE" if write else "BEGIN"
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
+        if write:  # persistent in the file; a reader must not try to change it
+            cur.execute("PRAGMA journal_mode=WAL")
         cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute(f"PRAGMA synchronous={SYNCHRONOUS}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 

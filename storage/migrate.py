@@ -29,13 +29,21 @@ def current_revision(conn: Connection) -> str | None:
         return None
 
 
-def ensure_schema(write_engine: Engine, read_engine: Engine | None = None) -> None:
-    """Create the schema in an empty database; refuse one at another revision."""
-    with (read_engine or write_engine).connect() as conn, conn.begin():
+def ensure_schema(write_engine: Engine | None, read_engine: Engine | None = None, where: str = "") -> None:
+    """Create the schema in an empty database; refuse one at another revision.
+
+    Without ``write_engine`` (a read-only open) an empty database is refused instead."""
+    engine = read_engine or write_engine
+    assert engine is not None
+    with engine.connect() as conn, conn.begin():
         rev = current_revision(conn)
     if rev == HEAD:
         return
     if rev is None:
+        if write_engine is None:
+            from storage.store import NoDatabaseError
+
+            raise NoDatabaseError(f"{where or 'the database'} holds no studies yet (it has no nas tables)")
         upgrade(write_engine)
         return
     raise SchemaError(

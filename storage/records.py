@@ -37,6 +37,7 @@ class Trial:
     finished_at: datetime | None = None
     is_pareto: bool = False
     feasible: bool = True
+    requeued: bool = False  # a FAILED trial whose retry counts against the budget instead
 
     def to_json(self) -> dict[str, Any]:
         """The ``--format json`` shape: number, state, params, values (+ details)."""
@@ -53,6 +54,7 @@ class Trial:
             "finished_at": _iso(self.finished_at),
             "is_pareto": self.is_pareto,
             "feasible": self.feasible,
+            "requeued": self.requeued,
         }
 
 

@@ -9,15 +9,17 @@ any number of concurrent drivers and workers.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
-from storage.engine import get_engine, resolve_url
+from storage import policy
+from storage.engine import get_engine, mask_url, resolve_url, sqlite_path
 from storage.migrate import ensure_schema
 from storage.models import ObjectiveRow, StudyRow, TrialRow
 from storage.records import ObjectiveInfo, StudyInfo, StudySummary, Trial, TrialState
@@ -27,6 +29,10 @@ _CHECKED: set[str] = set()
 
 class StoreError(RuntimeError):
     """Base class of the store's errors."""
+
+
+class NoDatabaseError(StoreError):
+    """A read found no database (or none of our tables) at the storage URL."""
 
 
 class StudyNotFoundError(StoreError, KeyError):
@@ -53,13 +59,26 @@ def utcnow() -> datetime:
 class Store:
     """SQL store for studies and trials; ``url`` defaults to ``NAS_STORAGE`` or ./nas.db."""
 
-    def __init__(self, url: str | None = None) -> None:
+    def __init__(self, url: str | None = None, *, readonly: bool = False) -> None:
+        """Open the store; ``readonly`` never creates or changes a database (read commands):
+        a missing SQLite file or a database without our schema raises :class:`NoDatabaseError`."""
         self.url = resolve_url(url)
-        self._w = get_engine(self.url, write=True)
+        self.readonly = readonly
+        if readonly:
+            path = sqlite_path(self.url)
+            if path and not os.path.isfile(path):
+                raise NoDatabaseError(f"no database at {path!r}: nothing is stored there yet "
+                                      "(check --storage or $NAS_STORAGE)")
         self._r = get_engine(self.url, write=False)
         if self.url not in _CHECKED:
-            ensure_schema(self._w, self._r)
+            ensure_schema(None if readonly else get_engine(self.url, write=True), self._r, mask_url(self.url))
             _CHECKED.add(self.url)
+
+    @property
+    def _w(self) -> Engine:
+        if self.readonly:
+            raise StoreError(f"{mask_url(self.url)} was opened read-only")
+        return get_engine(self.url, write=True)
 
     @contextmanager
     def _write(self) -> Iterator[Session]:
@@ -249,6 +268,11 @@ class Store:
         )
         return (-1 if top is None else top) + 1 - int(requeued or 0)
 
+    def used_trials(self, study_id: int) -> int:
+        """Trials counted against the budget (see :meth:`_used`)."""
+        with self._read() as s:
+            return self._used(s, study_id)
+
     def budget_left(self, study_id: int, budget: int) -> int:
         with self._read() as s:
             return max(0, budget - self._used(s, study_id))
@@ -284,6 +308,20 @@ class Store:
             r.state, r.worker_id, r.heartbeat_at = "RUNNING", worker_id, now
             r.started_at = r.started_at or now
             return _to_trial(r)
+
+    def release(self, trial_ids: Iterable[int]) -> int:
+        """Put those of ``trial_ids`` that are RUNNING back to PENDING (an interrupted driver
+        hands its trials back; nothing is lost or counted twice). Returns how many moved."""
+        ids = list(trial_ids)
+        if not ids:
+            return 0
+        with self._write() as s:
+            res = s.execute(
+                update(TrialRow)
+                .where(TrialRow.id.in_(ids), TrialRow.state == TrialState.RUNNING.value)
+                .values(state=TrialState.PENDING.value, worker_id=None, heartbeat_at=None)
+            )
+            return int(res.rowcount or 0)
 
     def heartbeat(self, trial_id: int) -> bool:
         """Refresh a running trial's lease; False when it is no longer RUNNING."""
@@ -350,14 +388,11 @@ class Store:
                 TrialRow.study_id == r.study_id, TrialRow.is_pareto.is_(True)
             )
         ).all()
-        beaten = []
-        for fid, vj in front:
-            v = json.loads(vj)
-            f = [sign * v[name] for name, sign in directions]
-            if _dominates(f, y):
-                return
-            if _dominates(y, f):
-                beaten.append(fid)
+        points = [(fid, [sign * v[name] for name, sign in directions]) for fid, v in
+                  ((fid, json.loads(vj)) for fid, vj in front)]
+        joins, beaten = policy.pareto_update(points, y)
+        if not joins:
+            return
         r.is_pareto = True
         if beaten:
             s.execute(update(TrialRow).where(TrialRow.id.in_(beaten)).values(is_pareto=False))
@@ -397,26 +432,35 @@ class Store:
                 )
             ).all()
             stale = [r for r in rows if (r.heartbeat_at or r.created_at) < cutoff or is_dead(r.worker_id)]
-            number = s.scalar(select(func.max(TrialRow.number)).where(TrialRow.study_id == study_id))
             for r in stale:
                 why = "worker died" if is_dead(r.worker_id) else f"no heartbeat for {grace_s:g} s"
-                r.state, r.finished_at = "FAILED", utcnow()
-                retry = None
-                if r.attempt < max_retries:
-                    number = (number or 0) + 1
-                    r.requeued = True
-                    r.error = f"lease lost ({why}) on {r.worker_id}; re-queued as trial #{number}"
-                    retry = TrialRow(
-                        study_id=study_id, number=number, state="PENDING", params_json=r.params_json,
-                        attempt=r.attempt + 1, retry_of=r.id, requeued=False, created_at=utcnow(),
-                        is_pareto=False, feasible=True,
-                    )
-                    s.add(retry)
-                else:
-                    r.error = f"lease lost ({why}) on {r.worker_id}; gave up after {r.attempt + 1} attempt(s)"
-                s.flush()
-                out.append((_to_trial(r), _to_trial(retry) if retry else None))
+                retry = self._fail_row(s, r, f"lease lost ({why}) on {r.worker_id}", max_retries)
+                out.append((_to_trial(r), retry))
         return out
+
+    def fail_and_requeue(self, trial_id: int, reason: str, max_retries: int) -> tuple[Trial, Trial | None]:
+        """Fail a RUNNING trial with ``reason`` (a timeout, its worker process ended) and
+        re-queue its params while attempts remain. A trial already finished is returned as it is."""
+        with self._write() as s:
+            r = self._trial_row(s, trial_id)
+            self._lock_study(s, r.study_id)
+            s.refresh(r)
+            if r.state != TrialState.RUNNING.value:
+                return _to_trial(r), None
+            retry = self._fail_row(s, r, reason, max_retries)
+            return _to_trial(r), retry
+
+    def _fail_row(self, s: Session, r: TrialRow, reason: str, max_retries: int) -> Trial | None:
+        """Mark ``r`` FAILED; add its retry (:func:`storage.policy.retry_of`) when one is due."""
+        number = s.scalar(select(func.max(TrialRow.number)).where(TrialRow.study_id == r.study_id))
+        r.state, r.finished_at = "FAILED", utcnow()
+        retry = policy.retry_of(r, int(number or 0) + 1, max_retries, utcnow())
+        r.requeued = retry is not None
+        r.error = policy.failure_message(reason, r.attempt, retry.number if retry else None)
+        if retry is not None:
+            s.add(retry)
+        s.flush()
+        return _to_trial(retry) if retry is not None else None
 
     # ---- reading ----------------------------------------------------------------------
 
@@ -464,10 +508,6 @@ class Store:
         return r
 
 
-def _dominates(a: Sequence[float], b: Sequence[float]) -> bool:
-    return all(x <= y for x, y in zip(a, b, strict=True)) and any(x < y for x, y in zip(a, b, strict=True))
-
-
 def _dump(d: dict[str, Any] | None) -> str | None:
     return None if d is None else json.dumps(d, default=_json_default)
 
@@ -501,6 +541,7 @@ def _to_trial(r: TrialRow) -> Trial:
         finished_at=r.finished_at,
         is_pareto=bool(r.is_pareto),
         feasible=bool(r.feasible),
+        requeued=bool(r.requeued),
     )
 
 

@@ -1,9 +1,11 @@
 """The worker side of one trial, free of Ray imports: take it over, evaluate it, tell.
 
-Runs inside Ray tasks (:mod:`nas.executors.ray`) and in the warm-start process that
-evaluates trials while a local Ray boots: ``python -m nas.executors._trial_task URL NAME
-STUDY_ID PATHS_JSON`` prints ``ready``, then reads trial ids from stdin, one a line, and
-answers each with its id once the result is stored.
+Runs inside Ray tasks (:mod:`nas.executors.ray`) and in the child processes of the local
+executor and of the Ray executor's warm start (:mod:`nas.executors._process`):
+``python -m nas.executors._trial_task NAME STUDY_ID PATHS_JSON`` with the storage URL in
+the environment variable ``NAS_TASK_STORAGE`` (never on the command line, where ``ps``
+would show its password) prints ``ready``, then reads trial ids from stdin, one a line,
+and answers each with its id once the result is stored.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from nas import _workers
+from nas.executors.base import TASK_URL_ENV as URL_ENV
 from nas.runner import error_summary, evaluate_trial
 from storage import Trial, TrialStateError
 
@@ -68,7 +71,8 @@ def cached_study(url: str, name: str, study_id: int | None = None) -> Study:
 
 
 def main() -> None:
-    url, name, study_id, paths = sys.argv[1], sys.argv[2], int(sys.argv[3]), json.loads(sys.argv[4])
+    url = os.environ.pop(URL_ENV)  # the evaluator's own subprocesses need not see it
+    name, study_id, paths = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
     answer = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # the evaluator's prints go to stderr, not into the answers
     sys.stdout = sys.stderr

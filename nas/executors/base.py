@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -13,8 +15,27 @@ if TYPE_CHECKING:
 
 ProgressFn = Callable[["Study", Trial], None]
 
+#: Environment variable that hands a trial worker process its storage URL (never argv).
+TASK_URL_ENV = "NAS_TASK_STORAGE"
+
 
 class Executor(ABC):
     @abstractmethod
     def run(self, study: Study, progress: ProgressFn | None = None) -> None:
         """Evaluate trials until the study holds its budget of finished trials."""
+
+
+def import_paths() -> list[str]:
+    """The driver's import path plus its working directory, so user evaluators
+    (``module:function``) import the same way in every worker process."""
+    paths = [os.path.abspath(p or os.getcwd()) for p in sys.path if os.path.isdir(p or os.getcwd())]
+    cwd = os.getcwd()
+    return paths if cwd in paths else [*paths, cwd]
+
+
+def absolute_url(url: str) -> str:
+    """SQLite paths made absolute: workers need not share the driver's directory."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url[len(prefix) :].startswith("/") and ":memory:" not in url:
+        return prefix + os.path.abspath(url[len(prefix) :])
+    return url

@@ -24,7 +24,6 @@ subprocess already evaluates trials the same way (``warm_start``), holding one w
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -41,8 +40,9 @@ import ray
 from ray.exceptions import RayError, RayTaskError
 
 from nas import _workers
+from nas.executors._process import TrialProcess
 from nas.executors._trial_task import run_trial
-from nas.executors.base import Executor, ProgressFn
+from nas.executors.base import Executor, ProgressFn, absolute_url, import_paths
 from storage import Trial, TrialStateError
 
 if TYPE_CHECKING:
@@ -216,8 +216,8 @@ class _Driver:
     def __init__(self, study: Study, ex: RayExecutor, progress: ProgressFn | None, warm: _WarmStart | None) -> None:
         self.study, self.ex, self.progress, self.warm = study, ex, progress, warm
         self.wid = _workers.worker_id()
-        self.url = _absolute_url(study.store.url)
-        self.paths = _import_paths()
+        self.url = absolute_url(study.store.url)
+        self.paths = import_paths()
         opts: dict[str, Any] = {"num_cpus": ex.cpus_per_trial, "max_retries": 0, **ex.options}
         if ex.gpus_per_trial:
             opts["num_gpus"] = ex.gpus_per_trial
@@ -225,6 +225,8 @@ class _Driver:
         self.inflight: dict[ray.ObjectRef, int] = {}
         self.resubmits: dict[int, int] = {}
         self.settled: set[int] = set()
+        self.timeout_s = study.spec.trial_timeout_s
+        self.began: dict[int, float] = {}  # trial id -> when a worker was seen holding it
 
     def run(self) -> None:
         next_reap = time.monotonic() + REAP_EVERY_S
@@ -243,9 +245,30 @@ class _Driver:
             else:  # the rest of the budget runs elsewhere (another driver, a worker left over)
                 time.sleep(self.ex.poll_s)
                 next_reap = 0.0
+            if self.timeout_s is not None:
+                self._end_overdue()
             if time.monotonic() >= next_reap:
                 self._reap()
                 next_reap = time.monotonic() + REAP_EVERY_S
+
+    def _end_overdue(self) -> None:
+        """Cancel (killing its worker process) each task whose trial ran past the timeout.
+
+        A trial's clock starts when the driver first sees a worker holding it, so time
+        queued in Ray does not count."""
+        now = time.monotonic()
+        for ref, tid in list(self.inflight.items()):
+            if tid not in self.began:
+                if self.study.store.get_trial(tid).worker_id != self.wid:
+                    self.began[tid] = now
+                continue
+            if now - self.began[tid] < self.timeout_s:  # type: ignore[operator]
+                continue
+            del self.inflight[ref]
+            ray.cancel(ref, force=True)
+            reason = f"timed out after {self.timeout_s:g} s (trial_timeout_s); its worker process was ended"
+            failed, _ = self.study.store.fail_and_requeue(tid, reason, self.study.spec.max_retries)
+            self._report(failed)
 
     def _drain_warm(self) -> bool:
         """Report the warm-start process's finished trials; True while it still evaluates one."""
@@ -263,7 +286,7 @@ class _Driver:
     def _fill(self, warming: bool = False) -> None:
         free = self.ex.workers - len(self.inflight) - int(warming)
         if free > 0:
-            for t in self.study.ask(free, worker_id=self.wid, budget=self.study.budget):
+            for t in self.study.ask(free, worker_id=self.wid):
                 self._submit(t.id)
 
     def _submit(self, trial_id: int) -> None:
@@ -272,6 +295,7 @@ class _Driver:
 
     def _collect(self, ref: ray.ObjectRef) -> None:
         tid = self.inflight.pop(ref)
+        self.began.pop(tid, None)
         try:
             out = ray.get(ref)
         except RayTaskError as e:  # our task code failed around the evaluation (e.g. the database)
@@ -332,7 +356,8 @@ class _WarmStart:
     """
 
     def __init__(self, study: Study) -> None:
-        self.url, self.name, self.study_id = _absolute_url(study.store.url), study.name, study.id
+        self.url, self.name, self.study_id = absolute_url(study.store.url), study.name, study.id
+        self.handed_out = study.handed_out  # shared: an interrupt releases the warm start's trial too
         self.lost = False
         self._stop = threading.Event()
         self._finished: list[int] = []
@@ -359,55 +384,33 @@ class _WarmStart:
     def _loop(self) -> None:
         from nas.study import load_study
 
-        cmd = [sys.executable, "-m", "nas.executors._trial_task", self.url, self.name, str(self.study_id),
-               json.dumps(_import_paths())]
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        assert proc.stdin is not None and proc.stdout is not None
+        child = TrialProcess(self.url, self.name, self.study_id, import_paths())
         try:
-            if proc.stdout.readline().strip() != "ready":
+            if not child.ready:
                 return
             study = load_study(self.name, self.url)  # its own: the driver's is not shared across threads
             while not self._stop.is_set():
-                trials = study.ask(1, budget=study.budget)
+                trials = study.ask(1)
                 if not trials:
                     return
-                proc.stdin.write(f"{trials[0].id}\n")
-                proc.stdin.flush()
-                line = proc.stdout.readline()
-                if not line:
-                    self.lost = True
-                    return
+                self.handed_out.add(trials[0].id)
+                out = child.evaluate(trials[0].id, trials[0].number, study.spec.trial_timeout_s)
+                if not out.done:
+                    study.store.fail_and_requeue(trials[0].id, out.error, study.spec.max_retries)
                 with self._lock:
-                    self._finished.append(int(line))
+                    self._finished.append(trials[0].id)
+                if not out.done:
+                    return  # the child is gone; Ray takes over
         except Exception as e:  # never let the warm start break the run: Ray takes over
             log.warning("warm start stopped: %s", e)
             self.lost = True
         finally:
-            with suppress(OSError):
-                proc.stdin.close()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            child.close()
 
 
 # ---- the worker side -------------------------------------------------------------------
 
 _run_trial_task = ray.remote(max_retries=0)(run_trial)
-
-
-def _absolute_url(url: str) -> str:
-    """SQLite paths made absolute: Ray workers need not share the driver's directory."""
-    prefix = "sqlite:///"
-    if url.startswith(prefix) and not url[len(prefix):].startswith("/") and ":memory:" not in url:
-        return prefix + os.path.abspath(url[len(prefix):])
-    return url
-
-
-def _import_paths() -> list[str]:
-    """The driver's import path, so user evaluators (``module:function``) import in workers."""
-    return [os.path.abspath(p or os.getcwd()) for p in sys.path if os.path.isdir(p or os.getcwd())]
 
 
 __all__ = ["RayExecutor", "RayExecutorError", "RaySession", "ray_session", "run_trial", "start_ray", "stop_ray"]

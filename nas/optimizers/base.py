@@ -8,12 +8,15 @@ from the database continues exactly where it stopped, with no pickles.
 
 from __future__ import annotations
 
+import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from importlib.metadata import entry_points
+from typing import Any, ClassVar
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from nas.trial import Trial
 from search_spaces.base import Objective
@@ -47,6 +50,24 @@ class Problem:
     constraints: list[Constraint] = field(default_factory=list)
 
 
+class OptimizerOptions(BaseModel):
+    """An optimizer's options, validated before a study is written: unknown names and
+    values of the wrong type are refused by name. Subclass it to declare options."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def _option_errors(name: str, err: ValidationError, allowed: list[str]) -> str:
+    lines = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "options"
+        if e["type"] == "extra_forbidden":
+            lines.append(f"{name}: unknown option {key}={e['input']!r}; allowed: {allowed or 'none'}")
+        else:
+            lines.append(f"{name}: option {key}={e['input']!r}: {e['msg'].removeprefix('Value error, ')}")
+    return "; ".join(lines)
+
+
 class Optimizer(ABC):
     """Base class: ``propose(history, pending, n, rng) -> list[config]``.
 
@@ -56,14 +77,24 @@ class Optimizer(ABC):
     """
 
     name: str = ""
+    Options: ClassVar[type[OptimizerOptions]] = OptimizerOptions
 
     def __init__(self, problem: Problem, seed: int = 0, **options: Any) -> None:
         self.problem = problem
         self.seed = seed
         self.options = options
+        self.config = self.parse_options(options)
         # What the last ``propose`` did (strategy, fallbacks and why); the study records it
         # in each new trial's metrics under "optimizer", so a fallback is never silent.
         self.last_info: dict[str, Any] = {}
+
+    @classmethod
+    def parse_options(cls, options: dict[str, Any]) -> OptimizerOptions:
+        """Validate ``options`` with :attr:`Options`; :class:`OptimizerError` names each bad one."""
+        try:
+            return cls.Options.model_validate(options)
+        except ValidationError as e:
+            raise OptimizerError(_option_errors(cls.name, e, list(cls.Options.model_fields))) from None
 
     @abstractmethod
     def propose(
@@ -97,18 +128,22 @@ def register_optimizer(name: str) -> Callable[[type[Optimizer]], type[Optimizer]
 
 
 def optimizer_names() -> list[str]:
-    return sorted(set(_BUILTIN) | set(_REGISTRY))
+    """Built-in, registered and ``nas.optimizers`` entry-point optimizers."""
+    names = set(_BUILTIN) | set(_REGISTRY)
+    names |= {ep.name for ep in entry_points(group="nas.optimizers")}
+    return sorted(names)
 
 
 def get_optimizer_class(name: str) -> type[Optimizer]:
+    """Look an optimizer up by name, importing its module (or entry point) on first use."""
     if name not in _REGISTRY and name in _BUILTIN:
-        import importlib
-
-        try:
-            importlib.import_module(_BUILTIN[name])
-        except ModuleNotFoundError as e:
-            if e.name != _BUILTIN[name]:
-                raise
+        importlib.import_module(_BUILTIN[name])
+    elif name not in _REGISTRY:
+        for ep in entry_points(group="nas.optimizers"):
+            if ep.name == name:
+                obj = ep.load()
+                if isinstance(obj, type) and issubclass(obj, Optimizer) and name not in _REGISTRY:
+                    register_optimizer(name)(obj)
     if name not in _REGISTRY:
         raise OptimizerError(f"unknown optimizer {name!r}: choose one of {optimizer_names()}")
     return _REGISTRY[name]

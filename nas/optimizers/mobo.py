@@ -38,17 +38,18 @@ import math
 import random
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 from botorch.exceptions.errors import CandidateGenerationError
 from linear_operator.utils.errors import NanError, NotPSDError
+from pydantic import Field
 
 from nas.optimizers import _acqf, _gp
 from nas.optimizers._encode import categorical_dims, decode, encode, unit_to_space
-from nas.optimizers.base import Optimizer, OptimizerError, Problem, register_optimizer
+from nas.optimizers.base import Optimizer, OptimizerError, OptimizerOptions, Problem, register_optimizer
 from nas.optimizers.sobol import sobol_configs
 from nas.pareto import reference_point, signs
 from nas.trial import Trial
@@ -58,48 +59,26 @@ log = logging.getLogger(__name__)
 ACQ_ERRORS = (CandidateGenerationError, NotPSDError, NanError)
 
 
-@dataclass(frozen=True)
-class MoboOptions:
-    """Validated options of :class:`MoboOptimizer` (see the module docstring)."""
+class MoboOptions(OptimizerOptions):
+    """Validated options of :class:`MoboOptimizer` (see the module docstring).
 
-    n_initial: int
-    mc_samples: int = 64
-    num_restarts: int = 4
-    raw_samples: int = 128
-    acq_maxiter: int = 5
-    max_fit_points: int = 200
-    cold_maxiter: int = 200
-    warm_maxiter: int = 20
-    anchor_growth: float = 1.5
-    max_enumerate: int = 2_000
-    ideal_margin: float = 0.0
+    ``n_initial`` left unset means ``2·(d+1)``: :meth:`initial` resolves it.
+    """
 
-    def __post_init__(self) -> None:
-        for f in fields(self):
-            v = getattr(self, f.name)
-            kind = float if f.name in ("anchor_growth", "ideal_margin") else int
-            if isinstance(v, bool) or not isinstance(v, int | float) or (kind is int and v != int(v)):
-                what = "an integer" if kind is int else "a number"
-                raise OptimizerError(f"mobo: option {f.name}={v!r} must be {what}")
-        minimum = {"n_initial": 0, "max_fit_points": 4, "anchor_growth": 1.0, "ideal_margin": 0.0}
-        for name, low in minimum.items():
-            if getattr(self, name) < low:
-                raise OptimizerError(f"mobo: option {name}={getattr(self, name)!r} must be >= {low}")
-        positive = ("mc_samples", "num_restarts", "raw_samples", "cold_maxiter", "warm_maxiter",
-                    "acq_maxiter", "max_enumerate")
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise OptimizerError(f"mobo: option {name}={getattr(self, name)!r} must be >= 1")
-        if self.anchor_growth == 1.0:
-            raise OptimizerError("mobo: option anchor_growth=1.0 must be > 1 (1 would refit cold every time)")
+    n_initial: int | None = Field(default=None, ge=0)
+    mc_samples: int = Field(default=64, ge=1)
+    num_restarts: int = Field(default=4, ge=1)
+    raw_samples: int = Field(default=128, ge=1)
+    acq_maxiter: int = Field(default=5, ge=1)
+    max_fit_points: int = Field(default=200, ge=4)
+    cold_maxiter: int = Field(default=200, ge=1)
+    warm_maxiter: int = Field(default=20, ge=1)
+    anchor_growth: float = Field(default=1.5, gt=1.0)  # 1 would refit cold every time
+    max_enumerate: int = Field(default=2_000, ge=1)
+    ideal_margin: float = Field(default=0.0, ge=0.0)
 
-    @classmethod
-    def parse(cls, d: int, options: dict[str, Any]) -> MoboOptions:
-        allowed = [f.name for f in fields(cls)]
-        unknown = sorted(set(options) - set(allowed))
-        if unknown:
-            raise OptimizerError(f"mobo: unknown option(s) {unknown}; allowed: {allowed}")
-        return cls(**{"n_initial": 2 * (d + 1), **options})
+    def initial(self, d: int) -> int:
+        return 2 * (d + 1) if self.n_initial is None else self.n_initial
 
 
 @dataclass(frozen=True)
@@ -172,11 +151,13 @@ def _key(params: dict[str, Any]) -> tuple[str, ...]:
 
 @register_optimizer("mobo")
 class MoboOptimizer(Optimizer):
+    Options = MoboOptions
+    config: MoboOptions
     def __init__(self, problem: Problem, seed: int = 0, **options: Any) -> None:
         super().__init__(problem, seed, **options)
         if not problem.objectives:
             raise OptimizerError("mobo: the problem has no objectives")
-        self.config = MoboOptions.parse(len(problem.params), options)
+        self.n_initial = self.config.initial(len(problem.params))
         self.domain = _acqf.make_domain(problem.params)
         self._cache = _gp.HyperparameterCache()
 
@@ -191,9 +172,9 @@ class MoboOptimizer(Optimizer):
         data = training_data(self.problem, history)
         info: dict[str, Any] = {"fallbacks": [], "n_train": len(data.X), "skipped": data.skipped}
         self.last_info = info
-        if (count := len(history) + len(pending)) < self.config.n_initial:
+        if (count := len(history) + len(pending)) < self.n_initial:
             info["strategy"] = "sobol"
-            info["reason"] = f"initial design: {count} of n_initial={self.config.n_initial} trials"
+            info["reason"] = f"initial design: {count} of n_initial={self.n_initial} trials"
             return self._dedupe(self._sobol(history, pending, n), history, pending, rng)
         if len(data.X) < 2:
             return self._fallback(history, pending, n, rng,
@@ -213,7 +194,7 @@ class MoboOptimizer(Optimizer):
         """Fit, build the acquisition function and optimise it: ``n x d`` candidates."""
         cfg, m = self.config, len(self.problem.objectives)
         keep = _gp.fit_subset(data.Y_min, data.feasible, data.numbers, cfg.max_fit_points)
-        anchor = _gp.anchor_size(len(data.X), max(cfg.n_initial, 2), cfg.anchor_growth)
+        anchor = _gp.anchor_size(len(data.X), max(self.n_initial, 2), cfg.anchor_growth)
         model, reports = _gp.fit_model_list(
             data.X[keep], data.Y[keep], sorted(categorical_dims(self.problem.params)),
             anchor / len(data.X), self._cache, cfg.cold_maxiter, cfg.warm_maxiter,

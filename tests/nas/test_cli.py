@@ -76,6 +76,7 @@ def test_storage_comes_from_nas_storage_when_no_flag_is_given(tmp_path, study_na
 
 def test_unknown_study_and_bad_spec_are_clear_errors(tmp_path):
     url = f"sqlite:///{tmp_path}/e.db"
+    nas("db", "upgrade", "--storage", url)
     p = nas("pareto", "nope", "--storage", url, check=False)
     assert p.returncode == 2 and "no study named 'nope'" in p.stderr
     bad = tmp_path / "bad.yaml"
@@ -86,18 +87,22 @@ def test_unknown_study_and_bad_spec_are_clear_errors(tmp_path):
 
 
 def test_sigkill_mid_study_then_resume_ends_with_exactly_the_budget(tmp_path, storage_url, study_name):
-    spec = _spec(tmp_path, study_name, 40, sleep=0.05)
+    spec = _spec(tmp_path, study_name, 40, sleep=0.3)
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}"}
     proc = subprocess.Popen([*NAS, "run", str(spec), "--storage", storage_url, "--quiet"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
+    deadline = time.time() + 120
     while time.time() < deadline:  # kill once some trials are stored, mid-study
         time.sleep(0.3)
         p = nas("trials", study_name, "--format", "json", "--storage", storage_url, check=False)
         if p.returncode == 0 and 5 <= len(json.loads(p.stdout)) < 40:
             break
+    else:
+        pytest.fail("the run never reached 5 stored trials: nothing was killed mid-study")
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    before = json.loads(nas("trials", study_name, "--format", "json", "--storage", storage_url).stdout)
+    assert sum(t["state"] == "COMPLETE" for t in before) < 40  # the kill landed mid-study
     nas("resume", study_name, "--storage", storage_url, "--quiet", pythonpath=str(tmp_path))
     trials = json.loads(nas("trials", study_name, "--format", "json", "--storage", storage_url).stdout)
     numbers = [t["number"] for t in trials]

@@ -390,7 +390,7 @@ def test_warm_start_process_evaluates_trials_until_stopped(tmp_path, monkeypatch
     assert len({t.worker_id for t in done}) == 1 and done[0].worker_id != _workers.worker_id()
 
 
-def test_warm_start_process_that_dies_leaves_its_trial_to_be_requeued(tmp_path, monkeypatch, study_name):
+def test_warm_start_process_that_dies_fails_its_trial_and_requeues_it(tmp_path, monkeypatch, study_name):
     from nas.executors.ray import _WarmStart
 
     ev = _evaluator(tmp_path, monkeypatch, """
@@ -401,6 +401,9 @@ def test_warm_start_process_that_dies_leaves_its_trial_to_be_requeued(tmp_path, 
     warm = _WarmStart(study)
     warm.start()
     warm.join(60)
-    assert warm.lost and not warm.take_finished()
-    ((failed, retry),) = study.reap()
-    assert "worker died" in (failed.error or "") and retry is not None and retry.params == failed.params
+    assert not warm.busy() and not warm.lost
+    (failed,) = study.trials(TrialState.FAILED)
+    assert warm.take_finished() == [failed.id]
+    assert "ended (exit code 5)" in (failed.error or "") and failed.requeued
+    (retry,) = study.trials(TrialState.PENDING)
+    assert retry.params == failed.params and not study.trials(TrialState.RUNNING)

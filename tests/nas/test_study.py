@@ -52,7 +52,7 @@ def test_tell_rejects_missing_unknown_and_non_finite_values(storage_url, study_n
 
 
 def test_pareto_front_and_hypervolume_respect_mixed_directions(storage_url, study_name):
-    study = create_study(_custom(study_name, directions=("max", "min")), storage=storage_url)
+    study = create_study(_custom(study_name, directions=("max", "min"), budget={"trials": 30}), storage=storage_url)
     rng = np.random.default_rng(0)
     values = rng.random((30, 2))
     for t, v in zip(study.ask(30), values, strict=True):
