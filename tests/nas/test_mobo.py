@@ -92,7 +92,7 @@ def test_same_seed_and_history_give_same_proposals_also_in_a_fresh_process() -> 
 def test_first_trials_come_from_sobol_then_the_model() -> None:
     problem, evaluate = synthetic("zdt1", dim=3)
     opt = make_optimizer("mobo", problem, seed=0, **FAST)
-    assert opt.config.n_initial == 8
+    assert opt.n_initial == 8
     assert opt.propose([], [], 4, np.random.default_rng(0)) == sobol_configs(problem.params, 0, 0, 4)
     assert opt.last_info["strategy"] == "sobol"
     opt.propose(initial(problem, evaluate, 8), [], 1, np.random.default_rng(0))
