@@ -25,6 +25,7 @@ _BUILTIN: dict[str, str] = {
     "synthetic": "search_spaces.synthetic",
     "custom": "search_spaces.custom",
     "hawq": "search_spaces.hawq",
+    "rarts": "search_spaces.rarts",
 }
 _REGISTRY: dict[str, type[SearchSpace]] = {}
 
