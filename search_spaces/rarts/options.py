@@ -4,6 +4,9 @@
 option                 meaning                                                         default
 =====================  ==============================================================  ============
 ``method``             ``rarts`` (relaxed, two weight copies) or ``darts1``            ``rarts``
+``alpha_grad``         RARTS's α gradient: ``fresh`` at the updated weights (paper,    ``fresh``
+                       4 passes a step) or ``reuse`` from the weight steps' passes
+                       (2 passes, as first-order DARTS; same fixed point)
 ``search``             ``cell`` (operations and edges) or ``width`` (channels/layer)   ``cell``
 ``task``               built-in task: ``digits`` (8x8 images) or ``mnist1d`` (1-D)     ``digits``
 ``seed``               data split, initial weights and batch order                     ``0``
@@ -44,6 +47,7 @@ class RartsOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     method: Literal["rarts", "darts1"] = "rarts"
+    alpha_grad: Literal["fresh", "reuse"] = "fresh"
     search: Literal["cell", "width"] = "cell"
     task: Literal["digits", "mnist1d"] = "digits"
     seed: int = 0

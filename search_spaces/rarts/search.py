@@ -30,6 +30,7 @@ Supernet = SearchNetwork | WidthSearchNetwork
 @dataclass(frozen=True)
 class SearchSettings:
     method: str = "rarts"  # "rarts" or "darts1"
+    alpha_grad: str = "fresh"  # RARTS (4c) at (w⁺, y⁺) ("fresh", the paper) or from (4a)/(4b) ("reuse")
     search: str = "cell"  # "cell" or "width"
     primitives: tuple[str, ...] = ()
     nodes: int = 3
@@ -142,6 +143,7 @@ def run_search(
                     s.lam,
                     s.beta,
                     max_norm=5.0,
+                    fresh_alpha=s.alpha_grad == "fresh",
                 )
                 sched_y.step()
             else:

@@ -79,6 +79,7 @@ class RartsSpace(SearchSpace):
         o = self.settings
         return SearchSettings(
             method=o.method,
+            alpha_grad=o.alpha_grad,
             search=o.search,
             primitives=o.primitives,
             nodes=o.nodes,

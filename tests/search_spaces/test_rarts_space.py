@@ -82,9 +82,9 @@ def test_width_soft_mask_is_the_expected_keep_indicator():
     assert torch.allclose(m, torch.tensor([1.0, 0.5, 0.25, 0.25]))
 
 
-@pytest.mark.parametrize("method", ["rarts", "darts1"])
+@pytest.mark.parametrize("method", ["rarts", "rarts-reuse", "darts1"])
 def test_one_search_step_gives_every_weight_and_architecture_parameter_a_gradient(method):
-    s = SearchSettings(method=method, primitives=PRIMITIVES, nodes=2, layers=2, channels=2)
+    s = SearchSettings(primitives=PRIMITIVES, nodes=1, layers=2, channels=2)
     alphas, net_w = build(s, 2)
     net_y = twin(net_w, alphas, s, 2)
     assert not set(map(id, alphas.parameters())) & set(map(id, net_w.parameters()))
@@ -92,8 +92,9 @@ def test_one_search_step_gives_every_weight_and_architecture_parameter_a_gradien
     w, yy, a = list(net_w.parameters()), list(net_y.parameters()), list(alphas.parameters())
     before = [p.detach().clone() for p in a]
     opt = [torch.optim.SGD(g, lr=0.01) for g in (w, yy, a)]
-    if method == "rarts":
-        rarts_step(w, yy, a, *opt, loss_fn(net_w, (x, y)), loss_fn(net_y, (x, y)), 1.0, 1.0)
+    if method.startswith("rarts"):
+        fresh = method == "rarts"
+        rarts_step(w, yy, a, *opt, loss_fn(net_w, (x, y)), loss_fn(net_y, (x, y)), 1.0, 1.0, fresh_alpha=fresh)
         groups = w + yy + a
     else:
         darts1_step(w, a, opt[0], opt[2], loss_fn(net_w, (x, y)), loss_fn(net_w, (x, y)))
@@ -167,13 +168,14 @@ def test_a_stopped_trial_returns_after_the_step_that_said_stop():
     assert seen == [1]
 
 
-SEARCH = dict(primitives=PRIMITIVES, nodes=2, layers=2, channels=2, epochs=1, batch_size=256, arch_lr=0.05, seed=3)
+SEARCH = dict(
+    primitives=tuple(TINY["primitives"]), nodes=2, layers=2, channels=2, epochs=1, batch_size=256, arch_lr=0.05, seed=3
+)
 SCRIPT = f"""
 import torch; torch.set_num_threads(1)
 from search_spaces.rarts.data import load_task
 from search_spaces.rarts.search import SearchSettings, run_search
-from search_spaces.rarts.ops import PRIMITIVES
-print(run_search(SearchSettings(**{{**{SEARCH!r}, "primitives": PRIMITIVES}}), load_task("digits", 3)).describe())
+print(run_search(SearchSettings(**{SEARCH!r}), load_task("digits", 3)).describe())
 """
 
 

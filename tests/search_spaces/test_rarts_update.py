@@ -43,13 +43,15 @@ def rarts_fixed_point(lam: float, beta: float) -> tuple[float, float, float]:
     return a, w, w - a / beta
 
 
-@pytest.mark.parametrize(("lam", "beta"), [(1.0, 4.0), (2.0, 4.0), (4.0, 16.0)])
-def test_rarts_converges_to_the_fixed_point_of_its_relaxed_objective(lam, beta):
+@pytest.mark.parametrize(
+    ("lam", "beta", "fresh"), [(1.0, 4.0, True), (2.0, 4.0, True), (4.0, 16.0, True), (2.0, 4.0, False)]
+)
+def test_rarts_converges_to_the_fixed_point_of_its_relaxed_objective(lam, beta, fresh):
     w, y, a = scalar(0.5), scalar(-0.5), scalar(0.0)
     # step sizes at half the inverse curvature of each coordinate (2λ+β, β, 2λ)
     ow, oy, oa = sgd(w, 0.5 / (2 * lam + beta)), sgd(y, 0.5 / beta), sgd(a, 0.5 / (2 * lam))
     for _ in range(700):
-        rarts_step([w], [y], [a], ow, oy, oa, lambda: l_train(w, a), lambda: l_val(y, a), lam, beta)
+        rarts_step([w], [y], [a], ow, oy, oa, lambda: l_train(w, a), lambda: l_val(y, a), lam, beta, fresh_alpha=fresh)
     a_star, w_star, y_star = rarts_fixed_point(lam, beta)
     assert a.item() == pytest.approx(a_star, abs=1e-6)
     assert w.item() == pytest.approx(w_star, abs=1e-6)
