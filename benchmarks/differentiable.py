@@ -50,12 +50,21 @@ def score(g: Genotype, data: TaskData, a: argparse.Namespace, seed: int) -> dict
     }
 
 
+NAMES = {
+    "rarts": "RARTS",
+    "rarts-reuse": "RARTS, alpha_grad=reuse",
+    "darts1": "DARTS 1st order",
+    "random": "random cells",
+}
+
+
 def one_seed(seed: int, a: argparse.Namespace) -> dict[str, Any]:
     data = load_task(a.task, seed)
     out: dict[str, Any] = {"seed": seed}
-    for method in ("rarts", "darts1"):
+    for method in [m for m in a.methods if m != "random"]:
         s = SearchSettings(
-            method=method,
+            method=method.removesuffix("-reuse"),
+            alpha_grad="reuse" if method.endswith("-reuse") else "fresh",
             primitives=PRIMITIVES,
             nodes=a.nodes,
             layers=a.layers,
@@ -74,13 +83,14 @@ def one_seed(seed: int, a: argparse.Namespace) -> dict[str, Any]:
             "search_epoch_s": found.epoch_s,
             "supernet_val_accuracy": found.history[-1]["supernet_val_accuracy"],
         }
-    out["random"] = score(random_genotype(a.nodes, PRIMITIVES, np.random.default_rng(seed)), data, a, seed)
+    if "random" in a.methods:
+        out["random"] = score(random_genotype(a.nodes, PRIMITIVES, np.random.default_rng(seed)), data, a, seed)
     return out
 
 
 def summary(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     out = {}
-    for m in ("rarts", "darts1", "random"):
+    for m in [m for m in NAMES if m in rows[0]]:
         acc = [r[m]["test_accuracy"] for r in rows]
         val = [r[m]["val_accuracy"] for r in rows]
         out[m] = {
@@ -101,8 +111,8 @@ def table(rows: list[dict[str, Any]], summ: dict[str, dict[str, float]]) -> str:
         "| search s/epoch median |",
         "|---|---|---|---|---|---|",
     ]
-    for m, name in (("rarts", "RARTS"), ("darts1", "DARTS 1st order"), ("random", "random cells")):
-        s = summ[m]
+    for m, s in summ.items():
+        name = NAMES[m]
         per = ", ".join(f"{r[m]['test_accuracy']:.3f}" for r in rows)
         t = f"{s['median_search_epoch_s']:.1f}" if "median_search_epoch_s" in s else "-"
         lines.append(
@@ -117,6 +127,12 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--task", default="digits", choices=["digits", "mnist1d"])
     p.add_argument("--seeds", type=int, default=5)
+    p.add_argument(
+        "--methods",
+        type=lambda v: v.split(","),
+        default=["rarts", "darts1", "random"],
+        help=f"comma-separated, from {list(NAMES)}",
+    )
     p.add_argument("--epochs", type=int, default=3, help="search epochs (both methods)")
     p.add_argument("--channels", type=int, default=8)
     p.add_argument("--nodes", type=int, default=2)
@@ -129,6 +145,8 @@ def main() -> None:
     p.add_argument("--train-lr", type=float, default=0.1)
     p.add_argument("--out", default=str(RESULTS / "differentiable.json"))
     a = p.parse_args()
+    if not a.methods or set(a.methods) - set(NAMES):
+        p.error(f"--methods {','.join(a.methods)}: choose from {','.join(NAMES)}")
     torch.set_num_threads(1)
     settings = {k: v for k, v in vars(a).items() if k != "out"}
     rows: list[dict[str, Any]] = []

@@ -119,7 +119,6 @@ class RartsSpace(SearchSpace):
         search_s = time.perf_counter() - t0
         net = self.derived_network(found, s.channels)
         size = n_params(net)
-        torch.manual_seed(s.seed)
         acc = train(
             net, self.data, self.train_settings, lambda e, a: ctx.step(e, {"accuracy": a, "params": float(size)})
         )
