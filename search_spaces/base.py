@@ -25,6 +25,7 @@ _BUILTIN: dict[str, str] = {
     "synthetic": "search_spaces.synthetic",
     "custom": "search_spaces.custom",
     "hawq": "search_spaces.hawq",
+    "rarts": "search_spaces.rarts",
 }
 #: Each built-in's one-line summary, so ``nas spaces`` lists them without importing torch
 #: (a test checks each equals its class's ``summary``).

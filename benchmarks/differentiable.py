@@ -1,0 +1,172 @@
+"""Differentiable cell search (not a test): RARTS against first-order DARTS at equal search
+budget, with random cells from the same space as the floor.
+
+    PYTHONPATH=$PWD nice -n 10 .venv/bin/python -m benchmarks.differentiable   # ~15-25 min, one core
+
+For each seed both methods search with the same supernet, data halves, batch order, epochs,
+batch size, optimizers and architecture learning rate (they differ only in the update, see
+:mod:`search_spaces.rarts.update`); a random genotype drawn with the same seed is the floor.
+Each of the three cells is then trained from scratch with the same recipe and seed, and scored
+on the held-out validation and test splits. Search time per epoch is measured for both
+methods in the same process, interleaved seed by seed (RARTS does four forward/backward passes
+per step, first-order DARTS two). Writes ``benchmarks/results/differentiable.json`` after
+every seed (a cut-short run keeps what it finished) and prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from search_spaces.rarts.cells import DerivedNetwork
+from search_spaces.rarts.data import TaskData, load_task
+from search_spaces.rarts.genotype import Genotype, random_genotype
+from search_spaces.rarts.ops import PRIMITIVES
+from search_spaces.rarts.search import SearchSettings, run_search
+from search_spaces.rarts.train import TrainSettings, accuracy, n_params, train
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def score(g: Genotype, data: TaskData, a: argparse.Namespace, seed: int) -> dict[str, Any]:
+    """Train the cell ``g`` from scratch (same seed and recipe for every method) and measure it."""
+    torch.manual_seed(seed)
+    net = DerivedNetwork(g, a.channels, a.layers, data.dim)
+    t0 = time.perf_counter()
+    val = train(net, data, TrainSettings(epochs=a.train_epochs, lr=a.train_lr, batch_size=a.batch, seed=seed))
+    return {
+        "val_accuracy": val,
+        "test_accuracy": accuracy(net, data.test),
+        "params": n_params(net),
+        "train_s": time.perf_counter() - t0,
+        "genotype": g.to_json(),
+    }
+
+
+NAMES = {
+    "rarts": "RARTS",
+    "rarts-reuse": "RARTS, alpha_grad=reuse",
+    "darts1": "DARTS 1st order",
+    "random": "random cells",
+}
+
+
+def one_seed(seed: int, a: argparse.Namespace) -> dict[str, Any]:
+    data = load_task(a.task, seed)
+    out: dict[str, Any] = {"seed": seed}
+    for method in [m for m in a.methods if m != "random"]:
+        s = SearchSettings(
+            method=method.removesuffix("-reuse"),
+            alpha_grad="reuse" if method.endswith("-reuse") else "fresh",
+            primitives=PRIMITIVES,
+            nodes=a.nodes,
+            layers=a.layers,
+            channels=a.channels,
+            epochs=a.epochs,
+            batch_size=a.batch,
+            arch_lr=a.arch_lr,
+            beta=a.beta,
+            lam=a.lam,
+            seed=seed,
+        )
+        found = run_search(s, data)
+        assert found.genotype is not None
+        out[method] = {
+            **score(found.genotype, data, a, seed),
+            "search_epoch_s": found.epoch_s,
+            "supernet_val_accuracy": found.history[-1]["supernet_val_accuracy"],
+        }
+    if "random" in a.methods:
+        out["random"] = score(random_genotype(a.nodes, PRIMITIVES, np.random.default_rng(seed)), data, a, seed)
+    return out
+
+
+def summary(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    out = {}
+    for m in [m for m in NAMES if m in rows[0]]:
+        acc = [r[m]["test_accuracy"] for r in rows]
+        val = [r[m]["val_accuracy"] for r in rows]
+        out[m] = {
+            "median_test_accuracy": statistics.median(acc),
+            "min_test_accuracy": min(acc),
+            "max_test_accuracy": max(acc),
+            "median_val_accuracy": statistics.median(val),
+            "median_params": statistics.median(r[m]["params"] for r in rows),
+        }
+        if m != "random":
+            out[m]["median_search_epoch_s"] = statistics.median(t for r in rows for t in r[m]["search_epoch_s"])
+    return out
+
+
+def table(rows: list[dict[str, Any]], summ: dict[str, dict[str, float]]) -> str:
+    lines = [
+        "| cell | test acc. median [min, max] | val acc. median | per seed (test) | params median "
+        "| search s/epoch median |",
+        "|---|---|---|---|---|---|",
+    ]
+    for m, s in summ.items():
+        name = NAMES[m]
+        per = ", ".join(f"{r[m]['test_accuracy']:.3f}" for r in rows)
+        t = f"{s['median_search_epoch_s']:.1f}" if "median_search_epoch_s" in s else "-"
+        lines.append(
+            f"| {name} | {s['median_test_accuracy']:.3f} [{s['min_test_accuracy']:.3f}, "
+            f"{s['max_test_accuracy']:.3f}] | {s['median_val_accuracy']:.3f} | {per} | "
+            f"{s['median_params']:.0f} | {t} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--task", default="digits", choices=["digits", "mnist1d"])
+    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument(
+        "--methods",
+        type=lambda v: v.split(","),
+        default=["rarts", "darts1", "random"],
+        help=f"comma-separated, from {list(NAMES)}",
+    )
+    p.add_argument("--epochs", type=int, default=3, help="search epochs (both methods)")
+    p.add_argument("--channels", type=int, default=8)
+    p.add_argument("--nodes", type=int, default=2)
+    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--arch-lr", type=float, default=0.05)
+    p.add_argument("--beta", type=float, default=1.0)
+    p.add_argument("--lam", type=float, default=1.0)
+    p.add_argument("--train-epochs", type=int, default=6)
+    p.add_argument("--train-lr", type=float, default=0.1)
+    p.add_argument("--out", default=str(RESULTS / "differentiable.json"))
+    a = p.parse_args()
+    if not a.methods or set(a.methods) - set(NAMES):
+        p.error(f"--methods {','.join(a.methods)}: choose from {','.join(NAMES)}")
+    torch.set_num_threads(1)
+    settings = {k: v for k, v in vars(a).items() if k != "out"}
+    rows: list[dict[str, Any]] = []
+    t0 = time.perf_counter()
+    for seed in range(a.seeds):
+        rows.append(one_seed(seed, a))
+        summ = summary(rows)
+        doc = {
+            "benchmark": "RARTS vs first-order DARTS, equal search budget; random cells as the floor",
+            "settings": settings,
+            "primitives": list(PRIMITIVES),
+            "seeds_done": len(rows),
+            "wall_s": time.perf_counter() - t0,
+            "summary": summ,
+            "runs": rows,
+        }
+        Path(a.out).write_text(json.dumps(doc, indent=1))
+        print(f"seed {seed} done after {time.perf_counter() - t0:.0f} s", flush=True)
+    print(table(rows, summary(rows)))
+
+
+if __name__ == "__main__":
+    main()
