@@ -25,6 +25,7 @@ _BUILTIN: dict[str, str] = {
     "synthetic": "search_spaces.synthetic",
     "custom": "search_spaces.custom",
     "hawq": "search_spaces.hawq",
+    "psigmoid": "search_spaces.psigmoid",
 }
 _REGISTRY: dict[str, type[SearchSpace]] = {}
 
