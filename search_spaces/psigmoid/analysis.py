@@ -18,7 +18,7 @@ class GSearchReport:
     flops_ratio: float
     unreduced_accuracy: float  # on the validation subset
     accuracy: float  # the schedule's validation accuracy
-    test_accuracy: float
+    test_accuracy: float | None  # None when the space's test_size is 0
     tolerance: float
     evaluations: int
     trace: list[tuple[Schedule, float]]

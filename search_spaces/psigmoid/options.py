@@ -10,7 +10,7 @@ option               meaning                                                    
 ``finetune_epochs``  epochs of full fine-tuning (done once per seed, cached)      ``1.0``
 ``finetune_lr``      AdamW learning rate of that fine-tune                        ``1e-4``
 ``val_size``         validation articles each trial is scored on (null: all 445)  ``200``
-``test_size``        test articles each trial reports (null: all 445)             ``200``
+``test_size``        test articles each trial reports (null: all 445; 0: none)    ``200``
 ===================  ===========================================================  =========
 """
 
@@ -34,7 +34,7 @@ class PSigmoidOptions(BaseModel):
     finetune_epochs: float = Field(1.0, gt=0.0, le=20.0)
     finetune_lr: float = Field(1e-4, gt=0.0, le=1.0)
     val_size: int | None = Field(200, ge=1)
-    test_size: int | None = Field(200, ge=1)
+    test_size: int | None = Field(200, ge=0)
 
 
 HINTS = {

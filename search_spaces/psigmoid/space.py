@@ -8,7 +8,8 @@ counts for a ``max_length``-token article, and the fine-tuned MiniLM-L6 classifi
 (:mod:`search_spaces.psigmoid.reduce`).
 
 Objectives: ``accuracy`` on a seeded validation subset under reduction (max) and the
-encoder's ``flops`` per article (min). Metrics: ``test_accuracy`` (a seeded test subset),
+encoder's ``flops`` per article (min). Metrics: ``test_accuracy`` (a seeded test subset;
+left out with ``test_size: 0``),
 the unreduced validation accuracy, the achieved FLOPs ratio and the keep counts.
 """
 
