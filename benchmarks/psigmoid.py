@@ -105,21 +105,35 @@ def mobo_study(args: argparse.Namespace, budget: float) -> dict[str, Any]:
     }
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def run(args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    """G-Search once, then every budget; the JSON is rewritten after each step (``"partial"``
+    until the end), so a run stopped early keeps what it measured."""
     torch.set_num_threads(1)
     t0 = time.perf_counter()
     base = make_space("psigmoid", options(args, 0.5))
     assert isinstance(base, PSigmoidSpace)
+    test = _test(base, args.test_size)
     gs = gsearch_report(base, args.tolerance)
+    result: dict[str, Any] = {
+        "settings": {**vars(args), "val_size_used": len(base.val), "test_size_used": len(test)},
+        "unreduced": point(base, "unreduced", (base.length,) * base.dims.layers, test),
+        "gsearch": {
+            **point(base, "G-Search", gs.counts, test, gs.accuracy),
+            "evaluations": gs.evaluations,
+            "tolerance": gs.tolerance,
+            "seconds": time.perf_counter() - t0,
+        },
+        "budgets": [],
+        "partial": True,
+    }
+    _save(result, out)
     print(
         f"G-Search {gs.counts} FLOPs {gs.flops_ratio:.3f} ({gs.evaluations} schedules) {time.perf_counter() - t0:.0f}s",
         flush=True,
     )
-    rows = []
     for budget in args.budgets:
         study = mobo_study(args, budget)
         space: PSigmoidSpace = study["space"]
-        test = _test(space, args.test_size)
         best = study["best"]
         pts = [
             point(
@@ -133,7 +147,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         pts[0]["params"] = best.params
         for name, (family, t_range) in baselines(space, gs.counts).items():
             pts.append(point(space, name, space.fit(family, t_range), test))
-        rows.append({"budget": budget, "points": pts, "mobo_seconds": study["seconds"], "trials": study["trials"]})
+        result["budgets"].append(
+            {"budget": budget, "points": pts, "mobo_seconds": study["seconds"], "trials": study["trials"]}
+        )
+        _save(result, out)
         print(
             json.dumps(
                 {
@@ -146,16 +163,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             ),
             flush=True,
         )
-    test = _test(base, args.test_size)
-    unreduced = point(base, "unreduced", (base.length,) * base.dims.layers, test)
-    gs_point = point(base, "G-Search", gs.counts, test, gs.accuracy)
-    return {
-        "settings": {**vars(args), "val_size_used": len(base.val), "test_size_used": len(test)},
-        "unreduced": unreduced,
-        "gsearch": {**gs_point, "evaluations": gs.evaluations, "tolerance": gs.tolerance},
-        "budgets": rows,
-        "seconds": time.perf_counter() - t0,
-    }
+    result["partial"] = False
+    result["seconds"] = time.perf_counter() - t0
+    _save(result, out)
+    return result
+
+
+def _save(result: dict[str, Any], out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1, default=str))
 
 
 def _test(space: PSigmoidSpace, size: int | None) -> TextSplit:
@@ -223,10 +239,8 @@ def main() -> None:
     ap.add_argument("--tolerance", type=float, default=0.01)
     ap.add_argument("--out", default=str(RESULTS / "psigmoid.json"))
     args = ap.parse_args()
-    result = run(args)
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1, default=str))
+    result = run(args, out)
     plot(result, out.with_suffix(".png"))
     print(table(result))
     print(f"{result['seconds']:.0f}s; wrote {out} and {out.with_suffix('.png')}")
