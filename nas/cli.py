@@ -229,7 +229,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
 def _gsearch(args: argparse.Namespace, options: dict[str, Any]) -> int:
     from rich.console import Console
 
-    from nas.token_sensitivity import gsearch, render_gsearch, report_json
+    from nas.token_sensitivity import gsearch, render_gsearch, report_json, summary
     from search_spaces import SpaceError
 
     if args.space != "psigmoid" or not args.gsearch:
@@ -243,7 +243,9 @@ def _gsearch(args: argparse.Namespace, options: dict[str, Any]) -> int:
     if args.format == "json":
         print(json.dumps(report_json(report), indent=1))
     else:
-        Console(width=max(140, Console().width)).print(render_gsearch(report))
+        console = Console(width=max(140, Console().width))
+        console.print(summary(report))
+        console.print(render_gsearch(report))
     return 0
 
 

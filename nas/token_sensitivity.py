@@ -23,16 +23,19 @@ def report_json(report: GSearchReport) -> dict[str, Any]:
     return d
 
 
+def summary(report: GSearchReport) -> str:
+    test = "-" if report.test_accuracy is None else f"{report.test_accuracy:.4f}"
+    return (
+        f"G-Search: fewest tokens per layer within {report.tolerance:g} of the unreduced validation accuracy "
+        f"{report.unreduced_accuracy:.4f}: reached {report.accuracy:.4f} (test {test}) at "
+        f"{report.flops_ratio:.1%} of the unreduced FLOPs ({report.flops:.4g}); "
+        f"{report.evaluations} schedules measured"
+    )
+
+
 def render_gsearch(report: GSearchReport) -> Table:
     """One row per layer: tokens kept (of the sequence length) and the share kept."""
-    t = Table(
-        title=(
-            f"G-Search: fewest tokens per layer within {report.tolerance:g} of the unreduced validation "
-            f"accuracy {report.unreduced_accuracy:.4f} (reached {report.accuracy:.4f}; test "
-            f"{report.test_accuracy:.4f}); FLOPs {report.flops_ratio:.1%} of unreduced, "
-            f"{report.evaluations} schedules measured"
-        )
-    )
+    t = Table(title="G-Search keep counts")
     for col in ("layer", "tokens kept", "share kept"):
         t.add_column(col, justify="right")
     for i, k in enumerate(report.counts):
