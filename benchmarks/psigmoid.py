@@ -205,7 +205,9 @@ def plot(result: dict[str, Any], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     methods = [p["method"] for p in result["budgets"][0]["points"]]
     for m, marker in zip(methods, "os^v", strict=False):
-        pts = [p for row in result["budgets"] for p in row["points"] if p["method"] == m]
+        pts = sorted(
+            (p for row in result["budgets"] for p in row["points"] if p["method"] == m), key=lambda p: p["flops_ratio"]
+        )
         ax.plot([p["flops_ratio"] for p in pts], [p["test_accuracy"] for p in pts], marker=marker, label=m)
     for extra, marker in ((result["gsearch"], "*"), (result["unreduced"], "D")):
         ax.scatter(
