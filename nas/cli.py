@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     _storage_arg(p)  # accepted for symmetry (every command takes --storage); spaces live in code
 
     p = sub.add_parser("sensitivity", help="per-layer sensitivity report (Hessian traces, Ω, ILP bit suggestions)")
-    p.add_argument("--space", default="hawq", choices=["hawq"], help="the space whose model is analysed")
+    p.add_argument("--space", default="hawq", choices=["hawq", "psigmoid"], help="the space whose model is analysed")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="a space option, e.g. task=mnist1d or model=pkg.mod:build (repeatable; YAML values)")
     p.add_argument("--budget", action="append", default=[], metavar="COST=FRACTION[,COST=FRACTION]",
@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "candidates (measured, default) or the ILP's Ω optimum alone (omega)")
     p.add_argument("--no-eigenvalues", action="store_true", help="skip the power iteration (faster)")
     p.add_argument("--format", choices=["table", "json"], default="table")
+    p.add_argument("--gsearch", action="store_true",
+                   help="psigmoid: G-Search's fewest tokens per layer within --tolerance of the unreduced accuracy")
+    p.add_argument("--tolerance", type=float, default=0.01, help="psigmoid --gsearch: accuracy drop allowed")
 
     p = sub.add_parser("db", help="database maintenance")
     dsub = p.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -296,6 +299,8 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     from search_spaces import SpaceError
 
     options = dict(_key_value(o, "--option") for o in args.option)
+    if args.gsearch or args.space == "psigmoid":
+        return _gsearch(args, options)
     budgets = [_budget(b) for b in args.budget] or list(DEFAULT_BUDGETS)
     ties = [[n.strip() for n in t.split(",") if n.strip()] for t in args.tie]
     try:
@@ -310,6 +315,29 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     console.print(render_table(report))
     console.print(render_suggestions(report))
     print(f"chart: {report.png_path}", file=sys.stderr)
+    return 0
+
+
+def _gsearch(args: argparse.Namespace, options: dict[str, Any]) -> int:
+    from rich.console import Console
+
+    from nas.token_sensitivity import gsearch, render_gsearch, report_json, summary
+    from search_spaces import SpaceError
+
+    if args.space != "psigmoid" or not args.gsearch:
+        raise CLIError("G-Search is the psigmoid space's report: use --space psigmoid --gsearch")
+    if not 0 <= args.tolerance < 1:
+        raise CLIError(f"--tolerance {args.tolerance}: an accuracy drop in [0, 1), e.g. 0.01")
+    try:
+        report = gsearch(options, args.tolerance)
+    except SpaceError as e:
+        raise CLIError(str(e)) from None
+    if args.format == "json":
+        print(json.dumps(report_json(report), indent=1))
+    else:
+        console = Console(width=max(140, Console().width))
+        console.print(summary(report))
+        console.print(render_gsearch(report))
     return 0
 
 

@@ -26,6 +26,7 @@ _BUILTIN: dict[str, str] = {
     "custom": "search_spaces.custom",
     "hawq": "search_spaces.hawq",
     "rarts": "search_spaces.rarts",
+    "psigmoid": "search_spaces.psigmoid",
 }
 #: Each built-in's one-line summary, so ``nas spaces`` lists them without importing torch
 #: (a test checks each equals its class's ``summary``).
@@ -33,6 +34,8 @@ BUILTIN_SUMMARIES: dict[str, str] = {
     "synthetic": "Multi-objective test problems: BraninCurrin, ZDT1-3, DTLZ2, mixed int/categorical",
     "custom": "Parameters and objectives declared in the spec, evaluated by your code (ask/tell or module:function)",
     "hawq": "Per-layer weight bit-widths of a trained CNN (HAWQ): accuracy, size, BOPs, Hessian Ω",
+    "rarts": "RARTS (or first-order DARTS) cell/width search, then the derived net: accuracy, params",
+    "psigmoid": "P-Sigmoid per-layer token keep ratios of a fine-tuned MiniLM-L6 at a FLOPs budget: accuracy, FLOPs",
 }
 _REGISTRY: dict[str, type[SearchSpace]] = {}
 
