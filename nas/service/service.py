@@ -13,7 +13,7 @@ from nas.service.queries import Reads
 from nas.service.runs import RayRuntime, Runner
 from nas.service.security import refused_imports
 from nas.service.settings import ServiceSettings
-from nas.spec import SpecError, StudySpec
+from nas.spec import SpecError, StudySpec, validate_study_spec
 from nas.study import create_study
 from storage import Store, StudyNotFoundError
 
@@ -50,6 +50,8 @@ class Service:
     # ---- writes ---------------------------------------------------------------------------
 
     def submit(self, spec: StudySpec) -> dict[str, Any]:
+        self._check_imports(spec)
+        validate_study_spec(spec)  # SpecError -> 422 naming the field, nothing written
         self._check(spec)
         with self._create_lock:
             if self._exists(spec.name):
@@ -65,6 +67,7 @@ class Service:
 
     def resume(self, name: str) -> dict[str, Any]:
         study = self.reads.study(name)
+        self._check_imports(study.spec)
         self._check(study.spec, stored=True)
         if self.runner.is_running(name):
             raise RequestError(409, f"study {name!r} is already running", "name")
@@ -87,8 +90,9 @@ class Service:
 
     # ---- checks beyond the spec's own ------------------------------------------------------
 
-    def _check(self, spec: StudySpec, stored: bool = False) -> None:
-        """What the server refuses on top of spec validation: foreign imports, its own Ray only."""
+    def _check_imports(self, spec: StudySpec) -> None:
+        """Refuse any ``module:function`` in the spec whose module is off the allow-list,
+        before anything (the spec's own validation included) could import it."""
         space = spec.space.model_dump(mode="json", exclude_none=True)
         for field, module in refused_imports(space, self.settings.allow_modules):
             allowed = ", ".join(self.settings.allow_modules) or "none"
@@ -98,6 +102,9 @@ class Service:
                 f"(allowed: {allowed}); start the server with --allow-module {module}",
                 field,
             )
+
+    def _check(self, spec: StudySpec, stored: bool = False) -> None:
+        """What the server refuses on top of spec validation: huge budgets, another Ray."""
         if spec.budget.trials > self.settings.max_trials:
             raise RequestError(
                 422,
