@@ -28,6 +28,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     )
     p.add_argument("--public-read", action="store_true", help="serve reads without the token on a non-loopback address")
     p.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY, help="largest request body in bytes")
+    p.add_argument(
+        "--cache-ttl",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="how long a front read from the store is reused for studies run elsewhere (0: never)",
+    )
     p.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
 
 
@@ -48,6 +55,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ray=not args.no_ray,
         address=args.address,
         num_cpus=args.num_cpus,
+        cache_ttl_s=args.cache_ttl,
     )
     app = create_app(settings)
     print(

@@ -30,6 +30,15 @@ def index(request: Request) -> HTMLResponse:
     return HTMLResponse(html.replace("{{NEEDS_TOKEN}}", "true" if settings.reads_need_token else "false"))
 
 
+@router.get("/healthz")
+def health(request: Request) -> dict[str, str]:
+    """Liveness plus the shared Ray runtime's state: off, starting, warming (up, its workers
+    starting), ready, or its error."""
+    rt = request.app.state.service.runtime
+    ray = "off" if rt is None else "ready" if rt.warm else "warming" if rt.ready else (rt.error or "starting")
+    return {"status": "ok", "ray": ray}
+
+
 @router.get("/static/plotly.min.js")
 def plotly_bundle() -> FileResponse:
     return FileResponse(plotly_js(), media_type="text/javascript", headers={"cache-control": "max-age=86400"})

@@ -25,22 +25,32 @@ STATES = ("running", "stopping", "complete", "stopped", "failed", "interrupted")
 
 
 class TTLCache:
-    """``get(key, compute)`` with expiry; ``drop(prefix)`` forgets one study's entries."""
+    """``get(key, compute)`` with expiry; ``drop(name)`` forgets one study's entries.
+
+    Single flight: when an entry expires, one caller recomputes it and the others that
+    arrive meanwhile wait for that result instead of all reading the store at once.
+    """
 
     def __init__(self, ttl: float) -> None:
         self.ttl = ttl
         self._data: dict[tuple[str, ...], tuple[float, Any]] = {}
         self._lock = threading.Lock()
+        self._key_locks: dict[tuple[str, ...], threading.Lock] = {}
 
     def get(self, key: tuple[str, ...], compute: Callable[[], Any]) -> Any:
-        hit = self._data.get(key)
-        now = time.monotonic()
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        value = compute()
+        hit = self.peek(key)
+        if hit is not None:
+            return hit
         with self._lock:
-            self._data[key] = (now + self.ttl, value)
-        return value
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            hit = self.peek(key)  # computed by the caller we waited for
+            if hit is not None:
+                return hit
+            value = compute()
+            with self._lock:
+                self._data[key] = (time.monotonic() + self.ttl, value)
+            return value
 
     def peek(self, key: tuple[str, ...]) -> Any:
         """The cached value while fresh, else None (computes nothing)."""

@@ -35,32 +35,50 @@ class RayUnavailableError(RuntimeError):
 
 
 class RayRuntime:
-    """One Ray runtime for the server's lifetime, started in the background at start-up."""
+    """One Ray runtime for the server's lifetime, started in the background at start-up.
+
+    The thread that starts Ray stays alive until :meth:`stop` and shuts Ray down itself:
+    Ray ties its GCS and raylet to the *thread* that spawned them (Linux's parent-death
+    signal), so they would die with a short-lived starter thread.
+    """
 
     def __init__(self, address: str | None = None, num_cpus: int | None = None) -> None:
         self.address, self.num_cpus = address, num_cpus
         self.error: str | None = None
-        self._session: Any = None
         self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._start, name="nas-ray-start", daemon=True)
+        self._warm = threading.Event()  # workers pre-started (or that failed: only a speed-up)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._hold, name="nas-ray", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
-    def _start(self) -> None:
+    def _hold(self) -> None:
         try:
-            from nas.executors.ray import start_ray
+            from nas.executors.ray import start_ray, stop_ray
 
-            self._session = start_ray(self.address, num_cpus=self.num_cpus)
+            session = start_ray(self.address, num_cpus=self.num_cpus)
         except Exception as e:  # reported to every study that needs Ray
             self.error = f"Ray did not start: {type(e).__name__}: {e}"
             log.error(self.error)
+            return
         finally:
             self._ready.set()
+        try:
+            _prewarm_workers()
+        except Exception as e:  # only a speed-up: studies still run on cold workers
+            log.warning("could not pre-start Ray workers: %s", e)
+        self._warm.set()
+        self._stop.wait()
+        stop_ray(session)
 
     @property
     def ready(self) -> bool:
         return self._ready.is_set() and self.error is None
+
+    @property
+    def warm(self) -> bool:
+        return self.ready and self._warm.is_set()
 
     def wait(self, timeout: float | None = None) -> None:
         if not self._ready.wait(timeout):
@@ -77,16 +95,36 @@ class RayRuntime:
         return float(ray.cluster_resources().get("CPU", 0.0))
 
     def stop(self, timeout: float = 15.0) -> None:
-        """Shut the runtime down if it is up; one still starting is left to the watchdog
-        that ``start_ray`` attached (it clears a local Ray once this process exits)."""
-        if not self._ready.is_set() or self._session is None:
-            return
-        from nas.executors.ray import stop_ray
+        """Shut the runtime down (waits up to ``timeout``); one still starting is left to the
+        watchdog that ``start_ray`` attached, which clears a local Ray once this process exits."""
+        self._stop.set()
+        if self._ready.is_set() and self._thread.is_alive():
+            self._thread.join(timeout)
 
-        session, self._session = self._session, None
-        t = threading.Thread(target=stop_ray, args=(session,), name="nas-ray-stop", daemon=True)
-        t.start()
-        t.join(timeout)
+
+def _import_trial_code(paths: list[str], hold_s: float) -> int:
+    """Import what a trial task needs, then hold the worker briefly so each CPU gets its own."""
+    import os
+    import sys
+
+    sys.path.extend(p for p in paths if p not in sys.path)
+    import nas.executors._trial_task
+    import nas.study  # noqa: F401
+
+    time.sleep(hold_s)
+    return os.getpid()
+
+
+def _prewarm_workers(hold_s: float = 0.5) -> None:
+    """Start one Ray worker per CPU with the trial code imported, so a submitted study's
+    first trial runs at once instead of waiting for a worker process to boot."""
+    import ray
+
+    from nas.executors.ray import _import_paths
+
+    task = ray.remote(num_cpus=1, max_retries=0)(_import_trial_code)
+    cpus = int(ray.cluster_resources().get("CPU", 1))
+    ray.get([task.remote(_import_paths(), hold_s) for _ in range(max(1, cpus))])
 
 
 class _ServerStudy(Study):

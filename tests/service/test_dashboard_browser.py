@@ -26,14 +26,21 @@ DRIVER = shutil.which("chromedriver")
 @pytest.fixture
 def browser() -> Iterator[object]:
     if not (CHROMIUM and DRIVER):
-        pytest.skip("BROWSER TEST SKIPPED: Debian's chromium and chromium-driver are not installed "
-                    "(apt-get install -y chromium chromium-driver; `make test` tries it)")
+        pytest.skip(
+            "BROWSER TEST SKIPPED: Debian's chromium and chromium-driver are not installed "
+            "(apt-get install -y chromium chromium-driver; `make test` tries it)"
+        )
     from selenium import webdriver
 
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1300,1000"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1300,1000",
+    ):
         opts.add_argument(arg)
     driver = webdriver.Chrome(options=opts, service=webdriver.ChromeService(executable_path=DRIVER))
     try:
@@ -42,7 +49,7 @@ def browser() -> Iterator[object]:
         driver.quit()
 
 
-def _wait(fn, timeout: float = 30.0):  # noqa: ANN001, ANN202
+def _wait(fn, timeout: float = 30.0):
     end = time.monotonic() + timeout
     while True:
         out = fn()
@@ -53,7 +60,7 @@ def _wait(fn, timeout: float = 30.0):  # noqa: ANN001, ANN202
         time.sleep(0.2)
 
 
-def test_dashboard_draws_the_front_and_hover_shows_parameters(browser, tmp_path: Path) -> None:  # noqa: ANN001
+def test_dashboard_draws_the_front_and_hover_shows_parameters(browser, tmp_path: Path) -> None:
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
 
@@ -64,12 +71,17 @@ def test_dashboard_draws_the_front_and_hover_shows_parameters(browser, tmp_path:
         _check_page(browser, s, front, ActionChains, By)
 
 
-def _check_page(driver, s: Server, front: dict, ActionChains, By) -> None:  # noqa: ANN001, N803
+def _check_page(driver, s: Server, front: dict, ActionChains, By) -> None:
     driver.get(s.url + "/#study=browser-zdt")
     rows = _wait(lambda: driver.find_elements(By.CSS_SELECTOR, "#studies tbody tr[data-study='browser-zdt']"))
     assert "complete" in rows[0].text and "25 / 25" in rows[0].text
-    traces = _wait(lambda: [t for t in driver.find_elements(By.CSS_SELECTOR, "#pareto .scatterlayer .trace")
-                            if t.find_elements(By.CSS_SELECTOR, ".point")])
+    traces = _wait(
+        lambda: [
+            t
+            for t in driver.find_elements(By.CSS_SELECTOR, "#pareto .scatterlayer .trace")
+            if t.find_elements(By.CSS_SELECTOR, ".point")
+        ]
+    )
     points = [len(t.find_elements(By.CSS_SELECTOR, ".point")) for t in traces]
     assert sum(points) == 25 and points[-1] == len(front)  # every trial drawn, the front as its own trace
     assert driver.find_elements(By.CSS_SELECTOR, "#hv .scatterlayer .trace")
@@ -77,7 +89,9 @@ def _check_page(driver, s: Server, front: dict, ActionChains, By) -> None:  # no
 
     point = traces[-1].find_elements(By.CSS_SELECTOR, ".point")[0]
     ActionChains(driver).move_to_element(point).perform()
-    text = _wait(lambda: " ".join(e.text for e in driver.find_elements(By.CSS_SELECTOR, "#pareto .hoverlayer .hovertext")))
+    text = _wait(
+        lambda: " ".join(e.text for e in driver.find_elements(By.CSS_SELECTOR, "#pareto .hoverlayer .hovertext"))
+    )
     ARTIFACTS.mkdir(exist_ok=True)
     driver.save_screenshot(str(ARTIFACTS / "dashboard.png"))
     number = int(re.search(r"trial #(\d+)", text).group(1))
