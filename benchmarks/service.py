@@ -47,6 +47,7 @@ from storage import Store  # noqa: E402
 from storage.models import TrialRow  # noqa: E402
 
 TOKEN = "bench-token"
+REQUEST_TIMEOUT_S = 60.0  # a request slower than this counts as an error
 NAS = [sys.executable, "-m", "nas.cli"]
 
 
@@ -169,7 +170,7 @@ async def _client(port: int, path: str, until: float, lat: list[float], errors: 
                 conn = await asyncio.open_connection("127.0.0.1", port)
             reader, writer = conn
             writer.write(req)
-            head = await reader.readuntil(b"\r\n\r\n")
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=REQUEST_TIMEOUT_S)
             lines = head.split(b"\r\n")
             status = int(lines[0].split(b" ", 2)[1])
             hdrs = {k.strip().lower(): v.strip() for k, _, v in (h.partition(b":") for h in lines[1:] if h)}
@@ -183,7 +184,7 @@ async def _client(port: int, path: str, until: float, lat: list[float], errors: 
             if lines[0].startswith(b"HTTP/1.0") or hdrs.get(b"connection", b"").lower() == b"close":
                 writer.close()
                 conn = None
-        except (OSError, asyncio.IncompleteReadError) as e:
+        except (OSError, asyncio.IncompleteReadError, TimeoutError) as e:
             errors.append(repr(e))
             conn = None
     if conn is not None:
@@ -358,6 +359,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--cpus", type=int, default=2, help="CPUs of the warm server's local Ray")
+    ap.add_argument("--peer-trials", type=int, default=10_000, help="store size for the optuna-dashboard comparison")
     ap.add_argument("--peer-path", default=None, help="a directory holding optuna_dashboard (pip install --target)")
     ap.add_argument("--skip-first-trial", action="store_true", help="only the Pareto-read part")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "service.json"))
@@ -379,7 +381,12 @@ def main() -> None:
         print("pareto, cache on:", res["pareto_cached"], flush=True)
         res["pareto_uncached"] = pareto_load(url, "big", args.clients, args.seconds, "--cache-ttl", "0")
         print("pareto, cache off:", res["pareto_uncached"], flush=True)
-        peer = peer_optuna_dashboard(args.trials, args.clients, args.seconds, Path(tmp), args.peer_path)
+        # Same size for both: optuna-dashboard over --peer-trials (filling its journal takes ~5 ms a
+        # trial here), and ours over a fresh store of that size.
+        fill(url, "same", args.peer_trials)
+        res["pareto_cached_at_peer_size"] = pareto_load(url, "same", args.clients, args.seconds)
+        print("pareto at the peer's size, cache on:", res["pareto_cached_at_peer_size"], flush=True)
+        peer = peer_optuna_dashboard(args.peer_trials, args.clients, args.seconds, Path(tmp), args.peer_path)
         res["peer_optuna_dashboard"] = peer
         print("optuna-dashboard:", peer, flush=True)
         if args.skip_first_trial:

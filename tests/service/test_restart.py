@@ -10,14 +10,14 @@ from tests.service.conftest import ProcessServer, slow_spec, wait_state
 
 
 def test_resume_after_server_kill_finishes_the_exact_budget(storage_url: str, study_name: str, tmp_path: Path) -> None:
-    budget = 16
+    budget = 10
     first = ProcessServer(storage_url, tmp_path / "serve.log")
     try:
         s = first.start()
         with s.client() as c:
             assert c.post("/studies", json=slow_spec(study_name, budget)).status_code == 201
             end = time.monotonic() + 60
-            while c.get(f"/studies/{study_name}").json()["complete"] < 4:
+            while c.get(f"/studies/{study_name}").json()["complete"] < 3:
                 assert time.monotonic() < end, "no progress"
                 time.sleep(0.05)
         first.kill()  # SIGKILL, mid-trial
