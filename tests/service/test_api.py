@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 
 import httpx
 import pytest
@@ -30,6 +31,15 @@ def test_writes_refuse_a_missing_or_wrong_token_and_write_nothing(server: Server
         r = c.post("/studies", json=spec, headers={"Authorization": f"Basic {TOKEN}"})
         assert r.status_code == 403  # right secret, wrong scheme
     assert study_name not in _stored(server)
+    with server.client() as c:  # a stored, stopped study: refused writes leave it as it is
+        assert c.post("/studies", json=slow_spec(study_name, trials=30)).status_code == 201
+        assert c.post(f"/studies/{study_name}/stop").status_code == 202
+        before = wait_state(c, study_name, {"stopped"})
+    with server.client(token=None) as c:
+        assert c.post(f"/studies/{study_name}/resume").status_code == 401
+        time.sleep(0.5)
+        after = c.get(f"/studies/{study_name}").json()
+    assert after["state"] == "stopped" and after["counts"] == before["counts"]
 
 
 def test_malformed_and_oversized_bodies_are_rejected_with_nothing_written(server: Server, study_name: str) -> None:
