@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench-storage clean
+.PHONY: demo test lint bench-storage clean browser
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PY_SYS) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -21,7 +21,14 @@ demo: $(STAMP)
 	$(VENV)/bin/nas sensitivity --space hawq --png demo-sensitivity.png
 	$(VENV)/bin/nas run examples/hawq-demo.yaml --storage sqlite:///demo.db
 
-test: $(STAMP)
+# The dashboard's browser test drives Debian's chromium; install it where missing (skipped, loudly, if that fails).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  ( (apt-get update -q && apt-get install -y -q chromium chromium-driver) >/dev/null 2>&1 || \
+	    (sudo apt-get update -q && sudo apt-get install -y -q chromium chromium-driver) >/dev/null 2>&1 || \
+	    echo "WARNING: cannot install chromium + chromium-driver: the dashboard browser test will be skipped" )
+
+test: $(STAMP) browser
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest -q
 

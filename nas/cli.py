@@ -39,6 +39,11 @@ def _storage_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _server_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--server", default=None, metavar="URL",
+                   help="talk to a `nas serve` at URL (token: $NAS_API_TOKEN) instead of the storage")
+
+
 def _executor_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--executor", choices=["local", "ray"], default=None, help="override the spec's executor")
     p.add_argument("--workers", type=int, default=None, help="parallel workers (ray executor)")
@@ -57,23 +62,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("spec")
     _storage_arg(p)
     _executor_args(p)
+    _server_arg(p)
 
     p = sub.add_parser("resume", help="continue a stored study to exactly its budget")
     p.add_argument("name")
     _storage_arg(p)
     _executor_args(p)
+    _server_arg(p)
 
     for cmd, what in (("pareto", "the Pareto front of a study"), ("trials", "the trials of a study")):
         p = sub.add_parser(cmd, help=what)
         p.add_argument("name")
         p.add_argument("--format", choices=["table", "json", "csv"], default="table")
         _storage_arg(p)
+        _server_arg(p)
         if cmd == "trials":
             p.add_argument("--state", default=None, help="pending, running, complete or failed")
 
     p = sub.add_parser("studies", help="list stored studies")
     p.add_argument("--format", choices=["table", "json"], default="table")
     _storage_arg(p)
+    _server_arg(p)
+
+    from nas.service.cli import add_parser as add_serve_parser
+
+    add_serve_parser(sub)
 
     p = sub.add_parser("spaces", help="list the search spaces")
     _storage_arg(p)  # accepted for symmetry (every command takes --storage); spaces live in code
@@ -119,7 +132,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "spaces": cmd_spaces,
         "sensitivity": cmd_sensitivity,
         "db": cmd_db,
+        "serve": cmd_serve,
     }[args.command]
+    if getattr(args, "server", None):
+        from nas._remote import HANDLERS
+
+        handler = HANDLERS[args.command]
     try:
         return handler(args) or 0
     except KeyboardInterrupt:
@@ -157,11 +175,13 @@ def _quiet_libraries() -> None:
 
 def _user_message(e: Exception, storage: str | None) -> str | None:
     """The one line to print for an error a user can fix, or None for a bug (traceback)."""
+    from nas.client import ClientError
     from nas.spec import SpecError
     from nas.study import BudgetError, TellError
     from storage import SchemaError, StorageURLError, StoreError
 
-    if isinstance(e, CLIError | SpecError | TellError | BudgetError | StoreError | StorageURLError | SchemaError):
+    user_errors = (CLIError, ClientError, SpecError, TellError, BudgetError, StoreError, StorageURLError, SchemaError)
+    if isinstance(e, user_errors):
         return _mask(str(e), storage)
     from nas import _errors
 
@@ -358,6 +378,12 @@ def _budget(text: str) -> dict[str, float]:
             raise CLIError(f"--budget {text!r}: {key}={value!r} must be a fraction in (0, 1]")
         out[key] = float(value)
     return out
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from nas.service.cli import cmd_serve as serve
+
+    return serve(args)
 
 
 def cmd_db(args: argparse.Namespace) -> int:

@@ -471,9 +471,26 @@ class Store:
             q = select(TrialRow).where(TrialRow.study_id == study_id)
             if states:
                 q = q.where(TrialRow.state.in_([st.value for st in states]))
+            order = TrialRow.number
             if pareto_only:
                 q = q.where(TrialRow.is_pareto.is_(True))
-            return [_to_trial(r) for r in s.scalars(q.order_by(TrialRow.number))]
+                # Ordering by an expression keeps SQLite's planner on the (study_id, is_pareto)
+                # index (it has no statistics): ordering by the indexed number scans the study.
+                order = TrialRow.number + 0
+            return [_to_trial(r) for r in s.scalars(q.order_by(order))]
+
+    def trials_page(
+        self, study_id: int, states: Sequence[TrialState] | None, offset: int, limit: int, desc: bool = False
+    ) -> tuple[list[Trial], int]:
+        """One page of trials by number (``desc``: newest first) and how many match in all."""
+        with self._read() as s:
+            where = [TrialRow.study_id == study_id]
+            if states:
+                where.append(TrialRow.state.in_([st.value for st in states]))
+            total = s.scalar(select(func.count()).select_from(TrialRow).where(*where)) or 0
+            order = TrialRow.number.desc() if desc else TrialRow.number
+            q = select(TrialRow).where(*where).order_by(order).offset(offset).limit(limit)
+            return [_to_trial(r) for r in s.scalars(q)], int(total)
 
     def trials_changed(self, study_id: int, after_id: int, open_ids: Sequence[int]) -> list[Trial]:
         """Trials created after ``after_id`` plus the trials ``open_ids`` (to see if they finished)."""
