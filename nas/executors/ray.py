@@ -18,7 +18,7 @@ Failures:
 
 With no address a local Ray sized to the machine is started (and shut down at the end,
 with a watchdog that clears its processes even if the driver is killed); ``auto`` or
-``ray://host:port`` joins a cluster. While a local Ray boots (a few seconds), one plain
+``host:port`` joins a cluster (checked first by :mod:`nas.executors.address`). While a local Ray boots (a few seconds), one plain
 subprocess already evaluates trials the same way (``warm_start``), holding one worker slot.
 """
 
@@ -78,7 +78,7 @@ class RaySession:
 
 
 def start_ray(address: str | None = None, *, num_cpus: int | None = None, **kwargs: Any) -> RaySession:
-    """Connect to Ray: join ``address`` (``auto``, ``host:port``, ``ray://…``) or start a local one.
+    """Connect to Ray: join ``address`` (``auto``, ``host:port``) or start a local one.
 
     Reuses a connection this process already holds (and will not shut it down). A local
     Ray gets :data:`LOCAL_RAY` settings, ``num_cpus`` (default: the machine's cores) and a

@@ -15,7 +15,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--storage", default=None, help="database URL (default: $NAS_STORAGE or sqlite:///nas.db)")
     p.add_argument(
-        "--address", default=None, help="Ray cluster to join (auto or ray://host:port); default: start a local Ray"
+        "--address", default=None, help="Ray cluster to join from one of its nodes (auto or the head's host:port); default: start a local Ray"
     )
     p.add_argument("--num-cpus", type=int, default=None, help="CPUs of the local Ray (default: all)")
     p.add_argument("--no-ray", action="store_true", help="run only executor: local studies (no Ray runtime)")
@@ -44,6 +44,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from nas.service.app import create_app
     from storage import resolve_url
 
+    from nas.cli import CLIError
+    from nas.executors.address import AddressError, check_address
+
+    try:
+        check_address(args.address)
+    except AddressError as e:
+        raise CLIError(str(e)) from None
     token, generated = token_from_env()
     settings = ServiceSettings(
         storage=resolve_url(args.storage),
