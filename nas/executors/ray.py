@@ -18,8 +18,9 @@ Failures:
 
 With no address a local Ray sized to the machine is started (and shut down at the end,
 with a watchdog that clears its processes even if the driver is killed); ``auto`` or
-``host:port`` joins a cluster (checked first by :mod:`nas.executors.address`). While a local Ray boots (a few seconds), one plain
-subprocess already evaluates trials the same way (``warm_start``), holding one worker slot.
+``host:port`` joins a cluster (checked first by :mod:`nas.executors.address`). While a
+local Ray boots (a few seconds), one plain subprocess already evaluates trials the same
+way (``warm_start``), holding one worker slot.
 """
 
 from __future__ import annotations

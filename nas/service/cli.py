@@ -15,7 +15,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--storage", default=None, help="database URL (default: $NAS_STORAGE or sqlite:///nas.db)")
     p.add_argument(
-        "--address", default=None, help="Ray cluster to join from one of its nodes (auto or the head's host:port); default: start a local Ray"
+        "--address",
+        default=None,
+        help="Ray cluster to join from one of its nodes (auto or the head's host:port); default: start a local Ray",
     )
     p.add_argument("--num-cpus", type=int, default=None, help="CPUs of the local Ray (default: all)")
     p.add_argument("--no-ray", action="store_true", help="run only executor: local studies (no Ray runtime)")
@@ -41,11 +43,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from nas.service.app import create_app
-    from storage import resolve_url
-
     from nas.cli import CLIError
     from nas.executors.address import AddressError, check_address
+    from nas.service.app import create_app
+    from storage import resolve_url
 
     try:
         check_address(args.address)
