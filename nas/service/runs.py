@@ -120,11 +120,11 @@ def _prewarm_workers(hold_s: float = 0.5) -> None:
     first trial runs at once instead of waiting for a worker process to boot."""
     import ray
 
-    from nas.executors.ray import _import_paths
+    from nas.executors.base import import_paths
 
     task = ray.remote(num_cpus=1, max_retries=0)(_import_trial_code)
     cpus = int(ray.cluster_resources().get("CPU", 1))
-    ray.get([task.remote(_import_paths(), hold_s) for _ in range(max(1, cpus))])
+    ray.get([task.remote(import_paths(), hold_s) for _ in range(max(1, cpus))])
 
 
 class _ServerStudy(Study):
