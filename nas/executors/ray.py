@@ -20,7 +20,8 @@ With no address a local Ray sized to the machine is started (and shut down at th
 with a watchdog that clears its processes even if the driver is killed); ``auto`` or
 ``host:port`` joins a cluster (checked first by :mod:`nas.executors.address`). While a
 local Ray boots (a few seconds), one plain subprocess already evaluates trials the same
-way (``warm_start``), holding one worker slot.
+way (``warm_start``, :mod:`nas.executors._warm`): as many as there are workers, each
+holding a worker slot until it finishes its trial.
 """
 
 from __future__ import annotations
@@ -28,12 +29,8 @@ from __future__ import annotations
 import logging
 import math
 import os
-import subprocess
-import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -41,9 +38,10 @@ import ray
 from ray.exceptions import RayError, RayTaskError
 
 from nas import _workers
-from nas.executors._process import TrialProcess
 from nas.executors._trial_task import run_trial
+from nas.executors._warm import WarmPool
 from nas.executors.base import Executor, ProgressFn, absolute_url, import_paths
+from nas.executors.ray_session import RaySession, ray_session, start_ray, stop_ray
 from storage import Trial, TrialStateError
 
 if TYPE_CHECKING:
@@ -51,94 +49,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Settings that keep a local Ray quick to start and light on a small machine.
-LOCAL_RAY: dict[str, Any] = {
-    "include_dashboard": False,
-    "object_store_memory": 128 * 1024**2,
-    "log_to_driver": False,
-    "logging_level": logging.WARNING,
-}
 REAP_EVERY_S = 10.0
 
 
 class RayExecutorError(RuntimeError):
     """The Ray executor cannot run as configured (e.g. the cluster lacks the resources)."""
-
-
-# ---- Ray sessions ----------------------------------------------------------------------
-
-
-@dataclass
-class RaySession:
-    """A connection to Ray; ``started`` when this process started a local Ray for it."""
-
-    address: str | None
-    started: bool
-    owned: bool
-    reaper: subprocess.Popen[bytes] | None = None
-
-
-def start_ray(address: str | None = None, *, num_cpus: int | None = None, **kwargs: Any) -> RaySession:
-    """Connect to Ray: join ``address`` (``auto``, ``host:port``) or start a local one.
-
-    Reuses a connection this process already holds (and will not shut it down). A local
-    Ray gets :data:`LOCAL_RAY` settings, ``num_cpus`` (default: the machine's cores) and a
-    watchdog that kills its processes when this process exits, even by SIGKILL.
-    """
-    if ray.is_initialized():
-        return RaySession(address, started=False, owned=False)
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    # Ray announces its default token authentication at every start; it would break the progress bar.
-    logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
-    if address:
-        ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING, **kwargs)
-        return RaySession(address, started=False, owned=True)
-    opts = {**LOCAL_RAY, "num_cpus": num_cpus or os.cpu_count() or 1, **kwargs}
-    session = RaySession(None, started=True, owned=True, reaper=_start_reaper())  # before: a kill mid-init too
-    try:
-        ray.init(address="local", **opts)
-    except BaseException:
-        _close_reaper(session)
-        raise
-    return session
-
-
-def stop_ray(session: RaySession) -> None:
-    """Shut down (or disconnect from) Ray if ``session`` opened it; leaves no local Ray behind."""
-    if not session.owned:
-        return
-    node = getattr(ray._private.worker, "_global_node", None)
-    if session.started and node is not None:
-        with suppress(Exception):  # the autoscaler monitor takes a second to heed SIGTERM: nothing to save
-            node.kill_monitor(check_alive=False)
-    try:
-        ray.shutdown()
-    finally:
-        _close_reaper(session)
-
-
-def _close_reaper(session: RaySession) -> None:
-    if session.reaper is not None:
-        with suppress(OSError):
-            session.reaper.stdin.close()  # type: ignore[union-attr]
-        with suppress(subprocess.TimeoutExpired):
-            session.reaper.wait(timeout=5)
-
-
-@contextmanager
-def ray_session(address: str | None = None, **kwargs: Any) -> Iterator[RaySession]:
-    session = start_ray(address, **kwargs)
-    try:
-        yield session
-    finally:
-        stop_ray(session)
-
-
-def _start_reaper() -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "nas.executors._reaper", str(os.getpid())],
-        stdin=subprocess.PIPE, start_new_session=True,
-    )
 
 
 # ---- the executor ------------------------------------------------------------------------
@@ -188,7 +103,7 @@ class RayExecutor(Executor):
         local = not self.address and not ray.is_initialized()
         warm = None
         if local and self.warm_start and not self.gpus_per_trial:
-            warm = _WarmStart(study)  # evaluates trials while the local Ray boots
+            warm = WarmPool(study, self.workers)  # evaluates trials while the local Ray boots
             warm.start()
         local_cpus = max(os.cpu_count() or 1, math.ceil(self.workers * self.cpus_per_trial))
         try:
@@ -214,7 +129,7 @@ class RayExecutor(Executor):
 class _Driver:
     """The driver loop of one :meth:`RayExecutor.run`."""
 
-    def __init__(self, study: Study, ex: RayExecutor, progress: ProgressFn | None, warm: _WarmStart | None) -> None:
+    def __init__(self, study: Study, ex: RayExecutor, progress: ProgressFn | None, warm: WarmPool | None) -> None:
         self.study, self.ex, self.progress, self.warm = study, ex, progress, warm
         self.wid = _workers.worker_id()
         self.url = absolute_url(study.store.url)
@@ -272,7 +187,7 @@ class _Driver:
             self._report(failed)
 
     def _drain_warm(self) -> bool:
-        """Report the warm-start process's finished trials; True while it still evaluates one."""
+        """Report the warm-start processes' finished trials; True while one still evaluates."""
         if self.warm is None:
             return False
         busy = self.warm.busy()
@@ -285,7 +200,7 @@ class _Driver:
         return busy
 
     def _fill(self, warming: bool = False) -> None:
-        free = self.ex.workers - len(self.inflight) - int(warming)
+        free = self.ex.workers - len(self.inflight) - (self.warm.busy_count() if warming and self.warm else 0)
         if free > 0:
             for t in self.study.ask(free, worker_id=self.wid):
                 self._submit(t.id)
@@ -346,67 +261,6 @@ class _Driver:
         self.settled.add(t.id)
         if self.progress is not None:
             self.progress(self.study, t)
-
-
-class _WarmStart:
-    """Evaluate trials in one plain subprocess while a local Ray starts (a few seconds).
-
-    The process takes each trial over and writes its result like a Ray worker does; it
-    gets a new trial only until :meth:`stop` (Ray is up), then finishes the one it holds
-    and exits. It holds one of the executor's worker slots meanwhile.
-    """
-
-    def __init__(self, study: Study) -> None:
-        self.url, self.name, self.study_id = absolute_url(study.store.url), study.name, study.id
-        self.handed_out = study.handed_out  # shared: an interrupt releases the warm start's trial too
-        self.lost = False
-        self._stop = threading.Event()
-        self._finished: list[int] = []
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._loop, name="nas-warm-start", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def busy(self) -> bool:
-        return self._thread.is_alive()
-
-    def join(self, timeout: float) -> None:
-        self._thread.join(timeout)
-
-    def take_finished(self) -> list[int]:
-        with self._lock:
-            out, self._finished = self._finished, []
-        return out
-
-    def _loop(self) -> None:
-        from nas.study import load_study
-
-        child = TrialProcess(self.url, self.name, self.study_id, import_paths())
-        try:
-            if not child.ready:
-                return
-            study = load_study(self.name, self.url)  # its own: the driver's is not shared across threads
-            while not self._stop.is_set():
-                trials = study.ask(1)
-                if not trials:
-                    return
-                self.handed_out.add(trials[0].id)
-                out = child.evaluate(trials[0].id, trials[0].number, study.spec.trial_timeout_s)
-                if not out.done:
-                    study.store.fail_and_requeue(trials[0].id, out.error, study.spec.max_retries)
-                with self._lock:
-                    self._finished.append(trials[0].id)
-                if not out.done:
-                    return  # the child is gone; Ray takes over
-        except Exception as e:  # never let the warm start break the run: Ray takes over
-            log.warning("warm start stopped: %s", e)
-            self.lost = True
-        finally:
-            child.close()
 
 
 # ---- the worker side -------------------------------------------------------------------

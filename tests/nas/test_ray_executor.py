@@ -368,7 +368,7 @@ def test_asking_for_gpus_the_cluster_lacks_fails_with_a_clear_message(tmp_path, 
 
 
 def test_warm_start_process_evaluates_trials_until_stopped(tmp_path, monkeypatch, study_name):
-    from nas.executors.ray import _WarmStart
+    from nas.executors._warm import WarmPool
 
     ev = _evaluator(tmp_path, monkeypatch, """
         def evaluate(p):
@@ -376,7 +376,7 @@ def test_warm_start_process_evaluates_trials_until_stopped(tmp_path, monkeypatch
             return {"f1": p["x0"], "f2": p["x1"]}
     """)
     study = create_study(_spec(study_name, ev, trials=50), storage=f"sqlite:///{tmp_path}/nas.db")
-    warm = _WarmStart(study)
+    warm = WarmPool(study)
     warm.start()
     deadline = time.monotonic() + 60
     while len(study.trials(TrialState.COMPLETE)) < 3 and time.monotonic() < deadline:
@@ -391,14 +391,14 @@ def test_warm_start_process_evaluates_trials_until_stopped(tmp_path, monkeypatch
 
 
 def test_warm_start_process_that_dies_fails_its_trial_and_requeues_it(tmp_path, monkeypatch, study_name):
-    from nas.executors.ray import _WarmStart
+    from nas.executors._warm import WarmPool
 
     ev = _evaluator(tmp_path, monkeypatch, """
         def evaluate(p):
             os._exit(5)
     """)
     study = create_study(_spec(study_name, ev, trials=5), storage=f"sqlite:///{tmp_path}/nas.db")
-    warm = _WarmStart(study)
+    warm = WarmPool(study)
     warm.start()
     warm.join(60)
     assert not warm.busy() and not warm.lost
@@ -407,3 +407,32 @@ def test_warm_start_process_that_dies_fails_its_trial_and_requeues_it(tmp_path, 
     assert "ended (exit code 5)" in (failed.error or "") and failed.requeued
     (retry,) = study.trials(TrialState.PENDING)
     assert retry.params == failed.params and not study.trials(TrialState.RUNNING)
+
+
+def test_a_slow_ray_start_is_bridged_by_a_warm_pool_of_every_worker_without_duplicates(tmp_path):
+    """A whole `nas run` in a subprocess whose Ray start is slowed by 4 s (a wrapper around
+    ray.init, which is outside our control): the two warm processes evaluate trials
+    meanwhile, then Ray takes over; every trial is evaluated exactly once."""
+    (tmp_path / "logged.py").write_text(textwrap.dedent("""
+        import json, os, sys, time
+        def evaluate(p):
+            time.sleep(0.2 if "ray" in sys.modules else 2.0)  # slow in the warm pool: Ray must take over
+            with open(os.path.join(os.path.dirname(__file__), "evals.log"), "a") as f:
+                f.write(json.dumps({"x0": p["x0"], "pid": os.getpid(), "ray": "ray" in sys.modules}) + "\\n")
+            return {"f1": p["x0"], "f2": p["x1"]}
+    """))
+    spec = tmp_path / "warm.yaml"
+    spec.write_text(json.dumps(_spec("warm", "logged:evaluate", trials=16)))
+    url = f"sqlite:///{tmp_path}/w.db"
+    code = ("import sys, time, ray; init = ray.init\n"
+            "def slow(*a, **k):\n    time.sleep(4); return init(*a, **k)\n"
+            "ray.init = slow\nfrom nas.cli import main\nsys.exit(main(sys.argv[1:]))")
+    env = {**os.environ, "PYTHONPATH": f"{Path(__file__).resolve().parents[2]}{os.pathsep}{tmp_path}"}
+    p = subprocess.run([sys.executable, "-c", code, "run", str(spec), "--storage", url, "--quiet"], env=env,
+                       cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    evals = [json.loads(line) for line in (tmp_path / "evals.log").read_text().splitlines()]
+    assert len(evals) == 16 and len({e["x0"] for e in evals}) == 16  # each trial evaluated exactly once
+    warm_pids = {e["pid"] for e in evals if not e["ray"]}
+    assert len(warm_pids) == 2  # both warm processes worked while Ray started
+    assert any(e["ray"] for e in evals)  # and Ray took over

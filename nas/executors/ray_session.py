@@ -1,0 +1,98 @@
+"""Ray sessions: start a local Ray (lean, with a watchdog) or join a cluster, and stop it.
+
+A local Ray gets :data:`LOCAL_RAY` settings (no dashboard, a small object store) and a
+watchdog process that clears Ray's processes when the driver exits, even by SIGKILL.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from typing import Any
+
+import ray
+
+#: Settings that keep a local Ray quick to start and light on a small machine.
+LOCAL_RAY: dict[str, Any] = {
+    "include_dashboard": False,
+    "object_store_memory": 128 * 1024**2,
+    "log_to_driver": False,
+    "logging_level": logging.WARNING,
+}
+
+@dataclass
+class RaySession:
+    """A connection to Ray; ``started`` when this process started a local Ray for it."""
+
+    address: str | None
+    started: bool
+    owned: bool
+    reaper: subprocess.Popen[bytes] | None = None
+
+
+def start_ray(address: str | None = None, *, num_cpus: int | None = None, **kwargs: Any) -> RaySession:
+    """Connect to Ray: join ``address`` (``auto``, ``host:port``) or start a local one.
+
+    Reuses a connection this process already holds (and will not shut it down). A local
+    Ray gets :data:`LOCAL_RAY` settings, ``num_cpus`` (default: the machine's cores) and a
+    watchdog that kills its processes when this process exits, even by SIGKILL.
+    """
+    if ray.is_initialized():
+        return RaySession(address, started=False, owned=False)
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    # Ray announces its default token authentication at every start; it would break the progress bar.
+    logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
+    if address:
+        ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING, **kwargs)
+        return RaySession(address, started=False, owned=True)
+    opts = {**LOCAL_RAY, "num_cpus": num_cpus or os.cpu_count() or 1, **kwargs}
+    session = RaySession(None, started=True, owned=True, reaper=_start_reaper())  # before: a kill mid-init too
+    try:
+        ray.init(address="local", **opts)
+    except BaseException:
+        _close_reaper(session)
+        raise
+    return session
+
+
+def stop_ray(session: RaySession) -> None:
+    """Shut down (or disconnect from) Ray if ``session`` opened it; leaves no local Ray behind."""
+    if not session.owned:
+        return
+    node = getattr(ray._private.worker, "_global_node", None)
+    if session.started and node is not None:
+        with suppress(Exception):  # the autoscaler monitor takes a second to heed SIGTERM: nothing to save
+            node.kill_monitor(check_alive=False)
+    try:
+        ray.shutdown()
+    finally:
+        _close_reaper(session)
+
+
+def _close_reaper(session: RaySession) -> None:
+    if session.reaper is not None:
+        with suppress(OSError):
+            session.reaper.stdin.close()  # type: ignore[union-attr]
+        with suppress(subprocess.TimeoutExpired):
+            session.reaper.wait(timeout=5)
+
+
+@contextmanager
+def ray_session(address: str | None = None, **kwargs: Any) -> Iterator[RaySession]:
+    session = start_ray(address, **kwargs)
+    try:
+        yield session
+    finally:
+        stop_ray(session)
+
+
+def _start_reaper() -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "nas.executors._reaper", str(os.getpid())],
+        stdin=subprocess.PIPE, start_new_session=True,
+    )
