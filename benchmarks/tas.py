@@ -102,7 +102,7 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def plot(runs: list[dict[str, Any]], path: Path) -> None:
+def plot(runs: list[dict[str, Any]], path: Path, task: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -114,7 +114,7 @@ def plot(runs: list[dict[str, Any]], path: Path) -> None:
         ax.scatter(*zip(*pts, strict=True), marker=marker, label=m, alpha=0.75)
     ax.set_xlabel("FLOPs / unpruned FLOPs")
     ax.set_ylabel("test accuracy")
-    ax.set_title("TAS vs uniform scaling vs L1 pruning (digits, KD, equal FLOPs)")
+    ax.set_title(f"TAS vs uniform scaling vs L1 pruning ({task}, KD, equal FLOPs)")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> None:
             out.write_text(json.dumps(result, indent=1))
     result["complete"] = True
     out.write_text(json.dumps(result, indent=1))
-    plot(runs, out.with_suffix(".png"))
+    plot(runs, out.with_suffix(".png"), args.task)
     print(table(result["summary"]))
 
 
