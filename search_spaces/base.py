@@ -27,6 +27,7 @@ _BUILTIN: dict[str, str] = {
     "hawq": "search_spaces.hawq",
     "rarts": "search_spaces.rarts",
     "psigmoid": "search_spaces.psigmoid",
+    "tas": "search_spaces.tas",
 }
 #: Each built-in's one-line summary, so ``nas spaces`` lists them without importing torch
 #: (a test checks each equals its class's ``summary``).
@@ -36,6 +37,7 @@ BUILTIN_SUMMARIES: dict[str, str] = {
     "hawq": "Per-layer weight bit-widths of a trained CNN (HAWQ): accuracy, size, BOPs, Hessian Ω",
     "rarts": "RARTS (or first-order DARTS) cell/width search, then the derived net: accuracy, params",
     "psigmoid": "P-Sigmoid per-layer token keep ratios of a fine-tuned MiniLM-L6 at a FLOPs budget: accuracy, FLOPs",
+    "tas": "Transformable architecture search (TAS) at a FLOPs target, then KD: accuracy, FLOPs",
 }
 _REGISTRY: dict[str, type[SearchSpace]] = {}
 
