@@ -18,8 +18,9 @@ checked against the real modules by the tests.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from adapters import ConfigUnion
@@ -97,10 +98,21 @@ def insert(encoder: nn.Module, choice: PeftChoice) -> nn.Module:
 
     Afterwards only the inserted modules have ``requires_grad``; returns ``encoder``.
     """
+    cfg = encoder.config  # type: ignore[union-attr]
+    return attach(encoder, adapter_config(choice, int(cfg.hidden_size), int(cfg.num_hidden_layers)))
+
+
+def attach(encoder: nn.Module, config: Any) -> nn.Module:
+    """Add any ``adapters`` configuration to ``encoder``, train only it (LoRA baselines use this too)."""
     import adapters
 
-    cfg = encoder.config  # type: ignore[union-attr]
     adapters.init(encoder)
-    encoder.add_adapter(NAME, config=adapter_config(choice, int(cfg.hidden_size), int(cfg.num_hidden_layers)))
-    encoder.train_adapter(NAME)  # freezes every pretrained weight, activates the modules
+    encoder.add_adapter(NAME, config=config)  # type: ignore[operator]
+    quiet = logging.getLogger("adapters.model_mixin")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # activation warns "none are activated" on its way to activating ours
+    try:
+        encoder.train_adapter(NAME)  # type: ignore[operator]  # freezes the pretrained weights, activates ours
+    finally:
+        quiet.setLevel(level)
     return encoder

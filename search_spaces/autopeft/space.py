@@ -15,7 +15,6 @@ the metrics. Each whole epoch reports validation accuracy through ``ctx.step``.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -67,7 +66,6 @@ class AutopeftSpace(SearchSpace):
 
     def evaluate(self, config: dict[str, Any], ctx: EvalContext) -> Evaluation:
         choice = self.choice_of(config)
-        start = time.perf_counter()
         with torch_threads(self.settings.threads):
             model = self.build(choice)
             pct = self.percent(trainable_parameters(model))
@@ -79,7 +77,7 @@ class AutopeftSpace(SearchSpace):
             )
         return Evaluation(
             {"accuracy": score.val_accuracy, "trainable_pct": pct},
-            self.metrics(choice, score, time.perf_counter() - start),
+            self.metrics(choice, score),
             {
                 "modules": {
                     "serial": choice.serial,
@@ -154,7 +152,7 @@ class AutopeftSpace(SearchSpace):
         encoder = insert(load_minilm(), choice)
         return EncoderClassifier(encoder, len(self.task.classes))
 
-    def metrics(self, choice: PeftChoice, score: Score, seconds: float) -> dict[str, Any]:
+    def metrics(self, choice: PeftChoice, score: Score) -> dict[str, Any]:
         return {
             "test_accuracy": score.test_accuracy,
             "trainable_params": score.trainable,
@@ -162,8 +160,7 @@ class AutopeftSpace(SearchSpace):
             "layers_used": len(choice.layers),
             "steps": score.steps,
             "train_s": score.train_s,
-            "eval_s": score.eval_s,
-            "trial_s": seconds,
+            "score_s": score.score_s,
         }
 
 

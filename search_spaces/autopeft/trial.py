@@ -26,7 +26,7 @@ class Score:
     trainable: int  # elements of every parameter with requires_grad (modules and head)
     steps: int
     train_s: float
-    eval_s: float
+    score_s: float  # the validation and test passes after training
 
 
 def fit_and_score(
