@@ -213,6 +213,11 @@ def plot(result: dict[str, Any], path: Path) -> None:
     ax.set_xscale("log")
     ax.set_xlabel("trainable parameters, % of MiniLM-L6's")
     ax.set_ylabel("test accuracy (BBC News, 445 articles)")
+    st = result["settings"]
+    ax.set_title(
+        f"{len(trials)} mobo trials vs fixed baselines; every run {st['epochs']} epoch, max_length {st['max_length']}",
+        fontsize=9,
+    )
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -247,8 +252,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument(
         "--summarise",
         metavar="STORAGE",
-        help="finish from a stopped run: its baselines JSON "
-        "(--out) and its study store (printed at the study's start); marks the result partial",
+        help="finish from a run's baselines JSON (--out) and its study store (printed when the "
+        "study starts): redraws the plot, and marks the result partial if the study stopped early",
     )
     args = ap.parse_args(argv)
     if args.summarise:
@@ -311,7 +316,9 @@ def summarise(storage: str, out: Path) -> None:
     from nas import load_study
 
     result = json.loads(out.read_text())
-    result["search"] = {**study_rows(load_study("autopeft-bench", storage=storage)), "partial": True}
+    search = study_rows(load_study("autopeft-bench", storage=storage))
+    done = len(search["trials"]) + len(search["failed"])
+    result["search"] = {**result.get("search", {}), **search, "partial": done < result["settings"]["trials"]}
     result["search"]["n_initial"] = result["settings"]["n_initial"]
     finish(result, out)
 
