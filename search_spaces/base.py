@@ -28,6 +28,7 @@ _BUILTIN: dict[str, str] = {
     "rarts": "search_spaces.rarts",
     "psigmoid": "search_spaces.psigmoid",
     "tas": "search_spaces.tas",
+    "autopeft": "search_spaces.autopeft",
 }
 #: Each built-in's one-line summary, so ``nas spaces`` lists them without importing torch
 #: (a test checks each equals its class's ``summary``).
@@ -38,6 +39,7 @@ BUILTIN_SUMMARIES: dict[str, str] = {
     "rarts": "RARTS (or first-order DARTS) cell/width search, then the derived net: accuracy, params",
     "psigmoid": "P-Sigmoid per-layer token keep ratios of a fine-tuned MiniLM-L6 at a FLOPs budget: accuracy, FLOPs",
     "tas": "Transformable architecture search (TAS) at a FLOPs target, then KD: accuracy, FLOPs",
+    "autopeft": "AutoPEFT: serial/parallel adapter sizes, prefix length and layers on MiniLM-L6 (BBC News)",
 }
 _REGISTRY: dict[str, type[SearchSpace]] = {}
 
