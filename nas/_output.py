@@ -53,10 +53,11 @@ def print_trials(study: Study, trials: Sequence[Trial], fmt: str, title: str = "
         print_table(study, trials, title)
 
 
-def write_csv(study: Study, trials: Sequence[Trial]) -> None:
+def write_csv(study: Study, trials: Sequence[Trial], out: Any = None) -> None:
+    """The ``--format csv`` table (also the service's CSV): to ``out``, default stdout."""
     objs = [o.name for o in study.objectives]
     pnames = sorted({k for t in trials for k in t.params})
-    w = csv.writer(sys.stdout)
+    w = csv.writer(out if out is not None else sys.stdout)
     w.writerow(["number", "state", *objs, *pnames, "is_pareto", "error"])
     for t in trials:
         vals = [(t.values or {}).get(o, "") for o in objs]

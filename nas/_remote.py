@@ -97,8 +97,7 @@ def cmd_pareto(args: argparse.Namespace) -> int:
     status = c.study(args.name)
     front = [trial_from_json(t) for t in c.pareto(args.name)]
     study = _study_like(status)
-    if args.format == "table":
-        front = _output.by_first_objective(study, front)
+    front = _output.in_order(study, front)
     _output.print_trials(study, front, args.format, title=f"Pareto front of {args.name}")
     return 0
 

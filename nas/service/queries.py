@@ -7,7 +7,6 @@ read fresh and one run elsewhere (the CLI) lags by at most ``ttl``.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import threading
@@ -72,15 +71,11 @@ def trial_json(t: Trial) -> dict[str, Any]:
 
 
 def pareto_csv(study: Study, front: list[Trial]) -> str:
-    """The CLI's ``--format csv`` table of a front."""
+    """The CLI's ``--format csv`` table of a front, in the CLI's order."""
+    from nas import _output
+
     buf = io.StringIO()
-    objs = [o.name for o in study.objectives]
-    pnames = sorted({k for t in front for k in t.params})
-    w = csv.writer(buf)
-    w.writerow(["number", "state", *objs, *pnames, "is_pareto"])
-    for t in front:
-        vals = [(t.values or {}).get(o, "") for o in objs]
-        w.writerow([t.number, t.state.value, *vals, *[t.params.get(p, "") for p in pnames], t.is_pareto])
+    _output.write_csv(study, _output.in_order(study, front), buf)
     return buf.getvalue()
 
 
@@ -154,7 +149,10 @@ class Reads:
 
     def pareto_json(self, name: str) -> bytes:
         def compute() -> bytes:
-            front = self.study(name).pareto_front()
+            from nas import _output
+
+            study = self.study(name)
+            front = _output.in_order(study, study.pareto_front())
             return json.dumps([trial_json(t) for t in front]).encode()
 
         return self.cache.get((name, "pareto.json"), compute)
