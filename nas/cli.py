@@ -17,8 +17,6 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from nas import _output
-
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -118,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None:
+        _hide_storage_password(sys.argv[1:])
     args = build_parser().parse_args(argv)
     _quiet_libraries()
     signal.signal(signal.SIGTERM, _interrupt)
@@ -152,6 +152,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"error: {message}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _hide_storage_password(args: list[str]) -> None:
+    """A password in ``--storage URL`` would show in ``ps`` for as long as the run lasts:
+    re-execute this process (same pid) with the URL moved into ``$NAS_STORAGE``."""
+    for i, arg in enumerate(args):
+        value, flag = (args[i + 1], 2) if arg == "--storage" and i + 1 < len(args) else (None, 0)
+        if arg.startswith("--storage="):
+            value, flag = arg.split("=", 1)[1], 1
+        if value and _has_password(value):
+            rest = args[:i] + args[i + flag :]
+            env = {**os.environ, "NAS_STORAGE": value}
+            os.execve(sys.executable, [sys.executable, "-m", "nas.cli", *rest], env)
+
+
+def _has_password(url: str) -> bool:
+    """``scheme://user:password@host...`` (a regex: nothing heavy is imported before the exec)."""
+    import re
+
+    return re.match(r"^[\w+.-]+://[^/@:]*:[^/@]+@", url) is not None
 
 
 def _interrupt(signum: int, _frame: object) -> None:
@@ -246,6 +266,7 @@ def _check_runnable(spec: Any, space: Any, args: argparse.Namespace) -> None:
 
 
 def _drive(study: Any, args: argparse.Namespace) -> int:
+    from nas import _output
     from nas.executors import make_executor
 
     overrides = {k: v for k, v in (("name", args.executor), ("workers", args.workers),
@@ -275,6 +296,7 @@ def _storage_flag(args: argparse.Namespace) -> str:
 
 
 def cmd_pareto(args: argparse.Namespace) -> int:
+    from nas import _output
     from nas.study import load_study
 
     study = load_study(args.name, storage=args.storage, readonly=True)
@@ -284,6 +306,7 @@ def cmd_pareto(args: argparse.Namespace) -> int:
 
 
 def cmd_trials(args: argparse.Namespace) -> int:
+    from nas import _output
     from nas.study import load_study
 
     state = args.state.upper() if args.state else None
@@ -295,6 +318,7 @@ def cmd_trials(args: argparse.Namespace) -> int:
 
 
 def cmd_studies(args: argparse.Namespace) -> int:
+    from nas import _output
     from storage import Store
 
     rows = Store(args.storage, readonly=True).list_studies()
@@ -306,6 +330,7 @@ def cmd_studies(args: argparse.Namespace) -> int:
 
 
 def cmd_spaces(args: argparse.Namespace) -> int:
+    from nas import _output
     from search_spaces.base import space_summaries
 
     _output.print_spaces(space_summaries())

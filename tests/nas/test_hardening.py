@@ -421,3 +421,26 @@ def test_sqlite_commits_are_synchronous_full(tmp_path):
     with get_engine(f"sqlite:///{tmp_path}/d.db", write=True).connect() as c:
         assert c.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
         assert c.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_a_password_in_storage_never_shows_in_the_command_line_or_output(tmp_path, pg_url):
+    ev = _module(tmp_path, "slow_s", """
+        def evaluate(p):
+            time.sleep(1.0)
+            return {"f": p["x"]}
+    """)
+    secret_url = pg_url.replace("postgres@", "postgres:hunter2secret@")  # trust auth ignores it
+    spec = _write(tmp_path, _custom("secret", ev, trials=3))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([*NAS, "run", spec, "--storage", secret_url], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = ""
+    for _ in range(10):
+        time.sleep(0.5)
+        try:
+            seen += Path(f"/proc/{proc.pid}/cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            break
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err[-1500:]
+    assert "hunter2secret" not in seen + out + err and "secret" in seen  # the same process, re-executed
