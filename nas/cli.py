@@ -61,8 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("spaces", help="list the search spaces")
 
-    p = sub.add_parser("sensitivity", help="per-layer sensitivity report (Hessian traces, Ω, ILP bit suggestions)")
-    p.add_argument("--space", default="hawq", choices=["hawq"], help="the space whose model is analysed")
+    p = sub.add_parser("sensitivity", help="per-layer sensitivity report (hawq: Hessian traces, Ω, ILP bit "
+                                           "suggestions; wpca: FFN widths and PCA counts)")
+    p.add_argument("--space", default="hawq", choices=["hawq", "wpca"], help="the space whose model is analysed")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="a space option, e.g. task=mnist1d or model=pkg.mod:build (repeatable; YAML values)")
     p.add_argument("--budget", action="append", default=[], metavar="COST=FRACTION[,COST=FRACTION]",
@@ -204,6 +205,8 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     from search_spaces import SpaceError
 
     options = dict(_key_value(o, "--option") for o in args.option)
+    if args.space == "wpca":
+        return _wpca_sensitivity(options, args)
     budgets = [_budget(b) for b in args.budget] or list(DEFAULT_BUDGETS)
     ties = [[n.strip() for n in t.split(",") if n.strip()] for t in args.tie]
     try:
@@ -218,6 +221,24 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     console.print(render_table(report))
     console.print(render_suggestions(report))
     print(f"chart: {report.png_path}", file=sys.stderr)
+    return 0
+
+
+def _wpca_sensitivity(items: dict[str, Any], args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from nas.wpca_report import render, wpca_report
+    from search_spaces import SpaceError
+
+    try:
+        report = wpca_report(items, png_path=args.png)
+    except SpaceError as e:
+        raise CLIError(str(e)) from None
+    if args.format == "json":
+        print(json.dumps(report, indent=1))
+        return 0
+    Console(width=max(100, Console().width)).print(render(report))
+    print(f"chart: {report['png_path']}", file=sys.stderr)
     return 0
 
 

@@ -25,6 +25,7 @@ _BUILTIN: dict[str, str] = {
     "synthetic": "search_spaces.synthetic",
     "custom": "search_spaces.custom",
     "hawq": "search_spaces.hawq",
+    "wpca": "search_spaces.wpca",
 }
 _REGISTRY: dict[str, type[SearchSpace]] = {}
 
