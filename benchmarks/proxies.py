@@ -124,6 +124,7 @@ def plot(result: dict[str, Any], scores: dict[str, Any], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     names = list(result["proxies"])
     idx, y = result["_xy"]["idx"], -np.array(result["_xy"]["y"])
@@ -134,6 +135,7 @@ def plot(result: dict[str, Any], scores: dict[str, Any], path: Path) -> None:
         ax.scatter(x, y, s=12)
         if name in ("params", "flops", "wpca", "synflow") and (x > 0).all():
             ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_title(f"{name}: tau={result['proxies'][name]['kendall_tau']:.2f}", fontsize=10)
         ax.set_xlabel("proxy score")
         ax.set_ylabel("val MLM loss")
