@@ -89,8 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("spaces", help="list the search spaces")
     _storage_arg(p)  # accepted for symmetry (every command takes --storage); spaces live in code
 
-    p = sub.add_parser("sensitivity", help="per-layer sensitivity report (Hessian traces, Ω, ILP bit suggestions)")
-    p.add_argument("--space", default="hawq", choices=["hawq", "psigmoid"], help="the space whose model is analysed")
+    p = sub.add_parser("sensitivity", help="per-layer sensitivity report (hawq: Hessian traces, Ω, ILP bit "
+                                           "suggestions; wpca: FFN widths and PCA counts; psigmoid: G-Search)")
+    p.add_argument("--space", default="hawq", choices=["hawq", "wpca", "psigmoid"],
+                   help="the space whose model is analysed")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="a space option, e.g. task=mnist1d or model=pkg.mod:build (repeatable; YAML values)")
     p.add_argument("--budget", action="append", default=[], metavar="COST=FRACTION[,COST=FRACTION]",
@@ -346,6 +348,8 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     options = dict(_key_value(o, "--option") for o in args.option)
     if args.gsearch or args.space == "psigmoid":
         return _gsearch(args, options)
+    if args.space == "wpca":
+        return _wpca_sensitivity(options, args)
     budgets = [_budget(b) for b in args.budget] or list(DEFAULT_BUDGETS)
     ties = [[n.strip() for n in t.split(",") if n.strip()] for t in args.tie]
     try:
@@ -383,6 +387,22 @@ def _gsearch(args: argparse.Namespace, options: dict[str, Any]) -> int:
         console = Console(width=max(140, Console().width))
         console.print(summary(report))
         console.print(render_gsearch(report))
+
+def _wpca_sensitivity(items: dict[str, Any], args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from nas.wpca_report import render, wpca_report
+    from search_spaces import SpaceError
+
+    try:
+        report = wpca_report(items, png_path=args.png)
+    except SpaceError as e:
+        raise CLIError(str(e)) from None
+    if args.format == "json":
+        print(json.dumps(report, indent=1))
+        return 0
+    Console(width=max(100, Console().width)).print(render(report))
+    print(f"chart: {report['png_path']}", file=sys.stderr)
     return 0
 
 

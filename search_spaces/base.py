@@ -29,6 +29,7 @@ _BUILTIN: dict[str, str] = {
     "psigmoid": "search_spaces.psigmoid",
     "tas": "search_spaces.tas",
     "autopeft": "search_spaces.autopeft",
+    "wpca": "search_spaces.wpca",
 }
 #: Each built-in's one-line summary, so ``nas spaces`` lists them without importing torch
 #: (a test checks each equals its class's ``summary``).
@@ -40,6 +41,7 @@ BUILTIN_SUMMARIES: dict[str, str] = {
     "psigmoid": "P-Sigmoid per-layer token keep ratios of a fine-tuned MiniLM-L6 at a FLOPs budget: accuracy, FLOPs",
     "tas": "Transformable architecture search (TAS) at a FLOPs target, then KD: accuracy, FLOPs",
     "autopeft": "AutoPEFT: serial/parallel adapter sizes, prefix length and layers on MiniLM-L6 (BBC News)",
+    "wpca": "Lightweight transformer encoders scored zero-shot (W-PCA or a baseline proxy), params, CPU latency",
 }
 _REGISTRY: dict[str, type[SearchSpace]] = {}
 
