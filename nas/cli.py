@@ -77,6 +77,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-eigenvalues", action="store_true", help="skip the power iteration (faster)")
     p.add_argument("--format", choices=["table", "json"], default="table")
 
+    p = sub.add_parser("importance", help="which parameters drive each objective (Sobol indices on a GP surrogate)")
+    p.add_argument("name")
+    p.add_argument("--objective", default=None, help="one objective (default: each)")
+    p.add_argument("--method", choices=["sobol", "fanova"], default="sobol",
+                   help="sobol: SALib on GP posterior samples (default); fanova: on a random forest's trees")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.add_argument("--png", default=None, help="write a bar chart with intervals, one panel per objective")
+    p.add_argument("--seed", type=int, default=0)
+    _storage_arg(p)
+
     p = sub.add_parser("db", help="database maintenance")
     dsub = p.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     up = dsub.add_parser("upgrade", help="migrate the schema to this version")
@@ -94,6 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "studies": cmd_studies,
         "spaces": cmd_spaces,
         "sensitivity": cmd_sensitivity,
+        "importance": cmd_importance,
         "db": cmd_db,
     }[args.command]
     try:
@@ -238,6 +249,28 @@ def _budget(text: str) -> dict[str, float]:
             raise CLIError(f"--budget {text!r}: {key}={value!r} must be a fraction in (0, 1]")
         out[key] = float(value)
     return out
+
+
+def cmd_importance(args: argparse.Namespace) -> int:
+    from nas import _importance_view
+    from nas.importance import ImportanceError
+    from nas.study import load_study
+
+    study = load_study(args.name, storage=args.storage)
+    try:
+        reports = study.importance(args.objective, args.method, seed=args.seed)
+    except ImportanceError as e:
+        raise CLIError(str(e)) from None
+    if args.png:
+        print(f"chart: {_importance_view.plot(reports, args.png)}", file=sys.stderr)
+    if args.format == "json":
+        print(json.dumps([r.to_json() for r in reports], indent=1))
+        return 0
+    from rich.console import Console
+
+    for r in reports:
+        Console(width=max(100, Console().width)).print(_importance_view.render_table(r))
+    return 0
 
 
 def cmd_db(args: argparse.Namespace) -> int:
