@@ -85,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.add_argument("--png", default=None, help="write a bar chart with intervals, one panel per objective")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--samples", type=int, default=16, help="posterior functions (sobol); fanova grows 4x as many trees")
+    p.add_argument("--base", type=int, default=1024, help="Saltelli base N, a power of two (N·(d+2) points)")
     _storage_arg(p)
 
     p = sub.add_parser("db", help="database maintenance")
@@ -258,7 +260,8 @@ def cmd_importance(args: argparse.Namespace) -> int:
 
     study = load_study(args.name, storage=args.storage)
     try:
-        reports = study.importance(args.objective, args.method, seed=args.seed)
+        reports = study.importance(args.objective, args.method, seed=args.seed, samples=args.samples,
+                                   trees=4 * args.samples, base=args.base)
     except ImportanceError as e:
         raise CLIError(str(e)) from None
     if args.png:

@@ -208,8 +208,9 @@ def _short_start(model: SingleTaskGP) -> None:
     model.likelihood.noise = 1e-3
 
 
-def _fit_mll(model: SingleTaskGP, seed: int) -> float:
-    """Fit in place (fixed torch seed); the marginal log likelihood reached."""
+def _fit_mll(model: SingleTaskGP, seed: int, maxiter: int = 200) -> float:
+    """Fit in place (fixed torch seed, at most ``maxiter`` L-BFGS steps, as ``mobo``'s cold
+    fit); the marginal log likelihood reached."""
     import torch
     from botorch.fit import fit_gpytorch_mll
     from gpytorch.mlls import ExactMarginalLogLikelihood
@@ -217,7 +218,7 @@ def _fit_mll(model: SingleTaskGP, seed: int) -> float:
     mll = ExactMarginalLogLikelihood(model.likelihood, model)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        fit_gpytorch_mll(mll)
+        fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": maxiter}})
     model.train()
     with torch.no_grad():
         X = model.train_inputs[0]
