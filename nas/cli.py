@@ -110,6 +110,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="psigmoid: G-Search's fewest tokens per layer within --tolerance of the unreduced accuracy")
     p.add_argument("--tolerance", type=float, default=0.01, help="psigmoid --gsearch: accuracy drop allowed")
 
+    p = sub.add_parser("importance", help="which parameters drive each objective (Sobol indices on a GP surrogate)")
+    p.add_argument("name")
+    p.add_argument("--objective", default=None, help="one objective (default: each)")
+    p.add_argument("--method", choices=["sobol", "fanova"], default="sobol",
+                   help="sobol: SALib on GP posterior samples (default); fanova: on a random forest's trees")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.add_argument("--png", default=None, help="write a bar chart with intervals, one panel per objective")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--samples", type=int, default=16, help="posterior functions (sobol); fanova grows 4x as many trees")
+    p.add_argument("--base", type=int, default=1024, help="Saltelli base N, a power of two (N·(d+2) points)")
+    _storage_arg(p)
+
     p = sub.add_parser("db", help="database maintenance")
     dsub = p.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     up = dsub.add_parser("upgrade", help="migrate the schema to this version")
@@ -133,6 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "studies": cmd_studies,
         "spaces": cmd_spaces,
         "sensitivity": cmd_sensitivity,
+        "importance": cmd_importance,
         "db": cmd_db,
         "serve": cmd_serve,
     }[args.command]
@@ -429,6 +442,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from nas.service.cli import cmd_serve as serve
 
     return serve(args)
+
+def cmd_importance(args: argparse.Namespace) -> int:
+    from nas import _importance_view
+    from nas.importance import ImportanceError
+    from nas.study import load_study
+
+    study = load_study(args.name, storage=args.storage, readonly=True)
+    try:
+        reports = study.importance(args.objective, args.method, seed=args.seed, samples=args.samples,
+                                   trees=4 * args.samples, base=args.base)
+    except ImportanceError as e:
+        raise CLIError(str(e)) from None
+    if args.png:
+        print(f"chart: {_importance_view.plot(reports, args.png)}", file=sys.stderr)
+    if args.format == "json":
+        print(json.dumps([r.to_json() for r in reports], indent=1))
+        return 0
+    from rich.console import Console
+
+    for r in reports:
+        Console(width=max(100, Console().width)).print(_importance_view.render_table(r))
+    return 0
 
 
 def cmd_db(args: argparse.Namespace) -> int:

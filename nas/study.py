@@ -23,6 +23,7 @@ from storage.store import StaleProposalError
 if TYPE_CHECKING:
     import numpy as np
 
+    from nas.importance import ObjectiveImportance
     from nas.optimizers.base import Constraint, Optimizer
 
 
@@ -248,6 +249,24 @@ class Study:
         Y[~np.array([t.feasible for t in done])] = np.inf
         hv = hypervolume_trace(Y, ref)
         return [(t.number, float(h)) for t, h in zip(done, hv, strict=True)]
+
+    def importance(
+        self, objective: str | None = None, method: str = "sobol", **settings: Any
+    ) -> list[ObjectiveImportance]:
+        """Sobol (or fANOVA) indices of every parameter for ``objective`` (default: each one),
+        from the COMPLETE trials; ``settings`` go to :class:`nas.importance.Settings`."""
+        from nas.importance import ImportanceError, Settings, importance
+        from nas.optimizers._encode import encode
+
+        names = [o.name for o in self.objectives]
+        if objective is not None and objective not in names:
+            raise ImportanceError(f"objective {objective!r} is not one of {names}")
+        done = self.trials(TrialState.COMPLETE)
+        X = encode(self.space.params, [t.params for t in done])
+        Y = self._matrix(done)
+        conf = Settings(**settings)
+        return [importance(X, Y[:, j], self.space.params, n, method, conf)
+                for j, n in enumerate(names) if objective in (None, n)]
 
     def _matrix(self, trials: Sequence[Trial]) -> np.ndarray:
         import numpy as np
