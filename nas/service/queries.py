@@ -164,6 +164,21 @@ class Reads:
 
         return self.cache.get((name, "pareto.csv"), compute)
 
+    def importance(self, name: str, objective: str | None, method: str, **settings: Any) -> list[dict[str, Any]]:
+        """``nas importance --format json`` of a study; too few trials is a 409 naming how many."""
+        from fastapi import HTTPException
+
+        from nas.importance import ImportanceError
+
+        def compute() -> list[dict[str, Any]]:
+            try:
+                return [r.to_json() for r in self.study(name).importance(objective, method, **settings)]
+            except ImportanceError as e:
+                raise HTTPException(status_code=409, detail=str(e)) from None
+
+        key = f"importance:{objective}:{method}:{sorted(settings.items())}"
+        return self.cache.get((name, key), compute)
+
     def hypervolume(self, name: str) -> dict[str, Any]:
         def compute() -> dict[str, Any]:
             study = self.study(name)

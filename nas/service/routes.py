@@ -84,6 +84,20 @@ def get_hypervolume(name: str, svc: Service = Depends(service)) -> dict[str, Any
     return svc.reads.hypervolume(name)
 
 
+@router.get("/{name}/importance", response_model=list[dict[str, Any]], responses=_ERRORS)
+def get_importance(
+    name: str,
+    objective: str | None = None,
+    method: Literal["sobol", "fanova"] = "sobol",
+    samples: int = Query(16, ge=3, le=64, description="GP posterior functions (fanova: trees / 4)"),
+    base: int = Query(1024, ge=64, le=8192, description="Saltelli base sample size"),
+    svc: Service = Depends(service),
+) -> list[dict[str, Any]]:
+    """Sobol indices (S1, ST with 95% intervals) of every parameter per objective, from the
+    study's GP surrogate (``nas importance``); 409 while the study has too few completed trials."""
+    return svc.reads.importance(name, objective, method, samples=samples, trees=4 * samples, base=base)
+
+
 @router.post(
     "/{name}/resume", status_code=202, response_model=StudyOut, responses=_ERRORS, dependencies=[Security(bearer)]
 )

@@ -95,7 +95,7 @@ def test_a_submitted_study_runs_in_the_background_and_reads_back(server: Server,
 
 def test_unknown_studies_are_404_and_names_never_reach_sql_as_text(server: Server) -> None:
     with server.client() as c:
-        for path in ("", "/trials", "/pareto", "/hypervolume"):
+        for path in ("", "/trials", "/pareto", "/hypervolume", "/importance"):
             assert c.get(f"/studies/no-such{path}").status_code == 404
         for path in ("/resume", "/stop"):
             assert c.post(f"/studies/no-such{path}").status_code == 404
@@ -164,3 +164,19 @@ def test_the_dashboard_and_its_assets_are_served_by_the_app(server: Server, path
     assert r.status_code == 200 and len(r.content) > 200
     if path == "/":
         assert "/static/plotly.min.js" in r.text and "cdn" not in r.text.lower()
+
+
+def test_importance_is_served_and_refused_below_the_trials_it_needs(server: Server, study_name: str) -> None:
+    from nas import create_study
+
+    study = create_study(zdt_spec(study_name, trials=12), storage=server.settings.storage)
+    with server.client() as c:
+        r = c.get(f"/studies/{study_name}/importance")
+        assert r.status_code == 409 and "needs" in r.text  # no completed trial yet
+        for t in study.ask(12):
+            x = t.params
+            study.tell(t, values={"f1": x["x0"], "f2": 1 - x["x0"] + 0.01 * x["x1"]})
+        r = c.get(f"/studies/{study_name}/importance", params={"objective": "f1", "samples": 4, "base": 128})
+        assert r.status_code == 200, r.text
+        (report,) = r.json()
+        assert report == study.importance("f1", samples=4, trees=16, base=128)[0].to_json()
