@@ -259,7 +259,7 @@ def test_resume_after_driver_sigkill_finishes_exact_budget(where, tmp_path, monk
     study = load_study(study_name, url)
     trials = study.trials()
     done = [t for t in trials if t.state is TrialState.COMPLETE]
-    assert len(done) == budget and study.done()
+    assert len(done) == budget and study.done(), [(t.number, t.state, t.error) for t in trials if t not in done]
     assert len({t.number for t in trials}) == len(trials)
     after = {t.number: t.values for t in done}
     assert all(after.get(n) == v for n, v in before.items())  # every finished result is kept
