@@ -31,6 +31,7 @@ import math
 import os
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +42,7 @@ from nas import _workers
 from nas.executors._trial_task import run_trial
 from nas.executors._warm import WarmPool
 from nas.executors.base import Executor, ProgressFn, absolute_url, import_paths
-from nas.executors.ray_session import RaySession, ray_session, start_ray, stop_ray
+from nas.executors.ray_session import RaySession, prewarm_workers, ray_session, start_ray, stop_ray
 from storage import Trial, TrialStateError
 
 if TYPE_CHECKING:
@@ -108,7 +109,9 @@ class RayExecutor(Executor):
         local_cpus = max(os.cpu_count() or 1, math.ceil(self.workers * self.cpus_per_trial))
         try:
             with ray_session(self.address, num_cpus=local_cpus if local else None, **self.init):
-                if warm is not None:
+                if warm is not None:  # the warm pool works on while Ray's workers boot
+                    with suppress(Exception):  # only a speed-up: trials still run on cold workers
+                        prewarm_workers(self.workers, hold_s=0.0)
                     warm.stop()
                 self._check_resources()
                 _Driver(study, self, progress, warm).run()

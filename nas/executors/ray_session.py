@@ -10,6 +10,7 @@ import logging
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -96,3 +97,23 @@ def _start_reaper() -> subprocess.Popen[bytes]:
         [sys.executable, "-m", "nas.executors._reaper", str(os.getpid())],
         stdin=subprocess.PIPE, start_new_session=True,
     )
+
+
+def _import_trial_code(paths: list[str], hold_s: float) -> int:
+    """Import what a trial task needs, then hold the worker briefly so each slot gets its own."""
+    sys.path.extend(p for p in paths if p not in sys.path)
+    import nas.executors._trial_task
+    import nas.study  # noqa: F401
+
+    time.sleep(hold_s)
+    return os.getpid()
+
+
+def prewarm_workers(n: int, hold_s: float = 0.5, timeout_s: float = 60.0) -> None:
+    """Start ``n`` Ray worker processes with the trial code imported, so the first trials
+    handed to Ray run at once instead of waiting for a worker process to boot."""
+    from nas.executors.base import import_paths
+
+    task = ray.remote(num_cpus=1, max_retries=0)(_import_trial_code)
+    refs = [task.remote(import_paths(), hold_s) for _ in range(max(1, n))]
+    ray.wait(refs, num_returns=len(refs), timeout=timeout_s)

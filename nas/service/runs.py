@@ -65,7 +65,11 @@ class RayRuntime:
         finally:
             self._ready.set()
         try:
-            _prewarm_workers()
+            import ray
+
+            from nas.executors.ray_session import prewarm_workers
+
+            prewarm_workers(int(ray.cluster_resources().get("CPU", 1)))
         except Exception as e:  # only a speed-up: studies still run on cold workers
             log.warning("could not pre-start Ray workers: %s", e)
         self._warm.set()
@@ -100,31 +104,6 @@ class RayRuntime:
         self._stop.set()
         if self._ready.is_set() and self._thread.is_alive():
             self._thread.join(timeout)
-
-
-def _import_trial_code(paths: list[str], hold_s: float) -> int:
-    """Import what a trial task needs, then hold the worker briefly so each CPU gets its own."""
-    import os
-    import sys
-
-    sys.path.extend(p for p in paths if p not in sys.path)
-    import nas.executors._trial_task
-    import nas.study  # noqa: F401
-
-    time.sleep(hold_s)
-    return os.getpid()
-
-
-def _prewarm_workers(hold_s: float = 0.5) -> None:
-    """Start one Ray worker per CPU with the trial code imported, so a submitted study's
-    first trial runs at once instead of waiting for a worker process to boot."""
-    import ray
-
-    from nas.executors.base import import_paths
-
-    task = ray.remote(num_cpus=1, max_retries=0)(_import_trial_code)
-    cpus = int(ray.cluster_resources().get("CPU", 1))
-    ray.get([task.remote(import_paths(), hold_s) for _ in range(max(1, cpus))])
 
 
 class _ServerStudy(Study):
