@@ -25,8 +25,8 @@ from proxies.bitalloc import Allocation, InfeasibleBudget, ilp_allocate, pareto_
 from search_spaces import SpaceError, make_space
 from search_spaces.hawq.allocate import checked_allocation, table_limits
 from search_spaces.hawq.analysis import layer_eigenvalues
-from search_spaces.hawq.model import torch_threads
 from search_spaces.hawq.space import HawqSpace
+from search_spaces.tasks.threads import torch_threads
 
 DEFAULT_BUDGETS: tuple[dict[str, float], ...] = (
     {"size_mb": 0.375}, {"size_mb": 0.5}, {"size_mb": 0.625}, {"size_mb": 0.75})

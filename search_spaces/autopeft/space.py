@@ -15,8 +15,6 @@ the metrics. Each whole epoch reports validation accuracy through ``ctx.step``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from search_spaces.autopeft.modules import PeftChoice, insert, parameter_count
@@ -26,6 +24,7 @@ from search_spaces.base import EvalContext, Evaluation, Objective, SearchSpace, 
 from search_spaces.params import Categorical, Param, ParamError, validate_config
 from search_spaces.tasks.text import TextTask, bbc_minilm, load_minilm, minilm_dir
 from search_spaces.tasks.textclf import TrainSettings, trainable_parameters
+from search_spaces.tasks.threads import torch_threads
 
 
 @register_space("autopeft")
@@ -170,16 +169,3 @@ def bert_parameters(cfg: dict[str, Any]) -> int:
     embeddings = (int(cfg["vocab_size"]) + int(cfg["max_position_embeddings"]) + int(cfg.get("type_vocab_size", 2))) * h
     layer = 4 * (h * h + h) + 2 * h * inter + inter + h + 4 * h  # q, k, v, out; FFN; two LayerNorms
     return embeddings + 2 * h + n * layer + h * h + h  # embedding LayerNorm, layers, pooler
-
-
-@contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """Run the block with ``n`` torch intra-op threads, then restore the previous count."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)

@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from proxies.bitalloc import Allocation, ilp_candidates
-from search_spaces.hawq.model import torch_threads
 from search_spaces.hawq.space import HawqSpace
+from search_spaces.tasks.threads import torch_threads
 
 TRAIN_BATCHES = 8  # training batches measured when a user model has no validation data
 

@@ -22,8 +22,7 @@ allocations are checked by measurement.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from torch import Tensor, nn
 from proxies.hessian import Batch, Criterion, quantizable_layers
 from search_spaces.tasks.cache import cache_dir as tasks_cache_dir
 from search_spaces.tasks.cache import write_atomic
+from search_spaces.tasks.threads import torch_threads
 from search_spaces.tasks.vision import load_arrays
 
 CACHE_VERSION = 2  # 2: validation splits (the models train on less data than in 1)
@@ -90,22 +90,6 @@ class Mnist1dCNN(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         x = torch.relu(self.conv3(torch.relu(self.conv2(torch.relu(self.conv1(x))))))
         return self.fc2(torch.relu(self.fc1(x.flatten(1))))
-
-
-@contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Run the block with ``n`` intra-op threads (unchanged when None), then restore.
-
-    The built-in models are tiny: extra threads only add synchronisation, and on a busy
-    machine two threads can be ten times slower than one.
-    """
-    before = torch.get_num_threads()
-    if n is not None:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def cache_dir() -> Path:

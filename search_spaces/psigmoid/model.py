@@ -8,8 +8,6 @@ never read half a file) and loaded by every later trial.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -18,19 +16,9 @@ import torch
 from search_spaces.tasks.cache import cache_dir, write_atomic
 from search_spaces.tasks.text import TextSplit, TextTask, load_minilm
 from search_spaces.tasks.textclf import EncoderClassifier, TrainSettings, train_classifier
+from search_spaces.tasks.threads import torch_threads
 
 CACHE_VERSION = 1
-
-
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """Run the block on one intra-op thread (the machines are shared), then restore."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def model_path(task: TextTask, epochs: float, lr: float) -> Path:
@@ -46,7 +34,7 @@ def finetuned_classifier(task: TextTask, epochs: float, lr: float) -> EncoderCla
     if path.exists():
         model.load_state_dict(torch.load(path, weights_only=True))
         return model.eval()
-    with one_thread():
+    with torch_threads(1):
         train_classifier(model, task.train, TrainSettings(epochs=epochs, lr=lr, batch_size=32, seed=task.seed))
     state = model.state_dict()
     write_atomic(path, lambda tmp: torch.save(state, tmp))

@@ -161,10 +161,10 @@ class PSigmoidSpace(SearchSpace):
 
     def reduced_accuracy(self, counts: Sequence[int], split: TextSplit) -> float:
         """Accuracy on ``split`` with the schedule ``counts`` (checked first)."""
-        from search_spaces.psigmoid.model import one_thread
         from search_spaces.psigmoid.reduce import ReducedClassifier
         from search_spaces.tasks.textclf import accuracy
+        from search_spaces.tasks.threads import torch_threads
 
         reduced = ReducedClassifier(self.model, self.check(counts), self.length, self.settings.keep_leading)
-        with one_thread():
+        with torch_threads(1):
             return accuracy(reduced, split)

@@ -27,6 +27,7 @@ from search_spaces.tas.arch import Arch, Candidates, Geometry, flops, full_arch
 from search_spaces.tas.model import ResNet, SearchNet
 from search_spaces.tas.options import TasOptions, parse_options
 from search_spaces.tas.train import Data, SearchResult, SearchSettings, accuracy, fit, search, teacher
+from search_spaces.tasks.threads import torch_threads
 from search_spaces.tasks.vision import load_arrays
 
 
@@ -86,13 +87,9 @@ class TasSpace(SearchSpace):
     def evaluate(self, config: dict[str, Any], ctx: EvalContext) -> Evaluation:
         start = time.perf_counter()
         settings = self.search_settings(config)
-        before = torch.get_num_threads()
-        torch.set_num_threads(1)  # the networks are tiny: more threads only add overhead
-        try:
+        with torch_threads(1):  # the networks are tiny: more threads only add overhead
             found = self.run_search(settings)
             student, steps = self.distil(found.arch, ctx)
-        finally:
-            torch.set_num_threads(before)
         return self._evaluation(found, student, steps, start)
 
     # -- steps the benchmark reuses ------------------------------------------------------

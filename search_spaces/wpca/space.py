@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +28,7 @@ from proxies.zero_cost import Batch, score
 from search_spaces.base import EvalContext, Evaluation, Objective, SearchSpace, SpaceError, register_space
 from search_spaces.params import Param, ParamError
 from search_spaces.tasks.text import TextTask, bbc_minilm
+from search_spaces.tasks.threads import torch_threads
 from search_spaces.wpca.arch import arch_of, space_params
 from search_spaces.wpca.model import Arch, Classifier, build
 from search_spaces.wpca.options import WpcaOptions, parse_options
@@ -47,16 +46,6 @@ class LayerReport:
     eta: float
     non_embedding_params: int
     wpca: float
-
-
-@contextmanager
-def one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 @register_space("wpca")
@@ -82,7 +71,7 @@ class WpcaSpace(SearchSpace):
 
     def evaluate(self, config: dict[str, Any], ctx: EvalContext) -> Evaluation:
         arch = self.arch(config)
-        with one_thread():
+        with torch_threads(1):
             model = self.model(arch)
             batches = self.batches()
             start = time.perf_counter()
@@ -145,7 +134,7 @@ class WpcaSpace(SearchSpace):
     def layer_report(self, config: dict[str, Any] | None = None) -> LayerReport:
         """Per-layer FFN widths and k_l(η) of one architecture (default: :meth:`default_config`)."""
         arch = self.arch(config or self.default_config())
-        with one_thread():
+        with torch_threads(1):
             model = self.model(arch)
             counts = list(layer_counts(model, self.batches(), self.settings.eta).values())
         n = non_embedding_params(model)

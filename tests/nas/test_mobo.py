@@ -22,6 +22,7 @@ from nas.pareto import hypervolume
 from nas.trial import Trial, TrialState
 from search_spaces.base import Objective, make_space
 from search_spaces.params import Categorical, validate_config
+from search_spaces.tasks.threads import torch_threads
 
 FAST = {"mc_samples": 16, "num_restarts": 2, "raw_samples": 32, "cold_maxiter": 60, "warm_maxiter": 20}
 OPS = ("none", "skip", "conv1x1", "conv3x3", "avgpool")
@@ -30,10 +31,8 @@ OPS = ("none", "skip", "conv1x1", "conv3x3", "avgpool")
 @pytest.fixture(autouse=True)
 def one_thread() -> Any:
     """One torch thread: faster for these tiny models, and the CI box is small."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with torch_threads(1):
+        yield
 
 
 def complete(configs: list[dict[str, Any]], evaluate: Any, start: int = 0) -> list[Trial]:

@@ -16,6 +16,7 @@ from proxies.hessian import (
     loss_gradients,
     top_eigenvalues,
 )
+from search_spaces.tasks.threads import torch_threads
 
 CE = nn.functional.cross_entropy
 
@@ -23,10 +24,8 @@ CE = nn.functional.cross_entropy
 @pytest.fixture(autouse=True)
 def one_thread():
     """Tiny models: one thread avoids oversubscription on a shared machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with torch_threads(1):
+        yield
 
 
 def _mlp() -> nn.Module:

@@ -26,15 +26,14 @@ from search_spaces.tas.arch import (
 from search_spaces.tas.model import ResNet, SearchNet, l1_pruned
 from search_spaces.tas.select import cwi, sample_two
 from search_spaces.tas.train import SearchSettings, fit, kl_to_teacher, search
+from search_spaces.tasks.threads import torch_threads
 
 
 @pytest.fixture(autouse=True)
 def one_thread():
     """The toy networks are tiny: on a busy machine extra threads make them many times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with torch_threads(1):
+        yield
 
 
 TOY = Geometry(in_channels=1, size=6, dims=2, stem=4, widths=(4, 8), blocks=3, strides=(1, 2))
