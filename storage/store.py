@@ -514,12 +514,12 @@ class Store:
             return row.decision != "stop"
 
     def _rung(self, s: Session, study_id: int, step: int) -> list[tuple[int, dict[str, float]]]:
-        """Every report at ``step`` in the study in arrival order, leaving out trials whose
-        retry re-runs their params (the retry reports for them)."""
+        """Every report at ``step`` in the study in arrival order (those of trials that later
+        failed too: what was stored before a decision is exactly what it saw)."""
         rows = s.execute(
             select(TrialRow.number, TrialStepRow.values_json)
             .join(TrialRow, TrialRow.id == TrialStepRow.trial_id)
-            .where(TrialStepRow.study_id == study_id, TrialStepRow.step == step, TrialRow.requeued.is_(False))
+            .where(TrialStepRow.study_id == study_id, TrialStepRow.step == step)
             .order_by(TrialStepRow.id)
         ).all()
         return [(n, json.loads(v)) for n, v in rows]
