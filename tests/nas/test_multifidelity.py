@@ -158,16 +158,17 @@ def test_kill_and_resume_keeps_every_step_and_its_decision(tmp_path, study_name)
     _check_decisions(study)
 
 
-def test_cli_trials_shows_last_step_and_steps_prints_the_curve(tmp_path, study_name):
+def test_cli_trials_shows_last_step_and_steps_prints_the_curve(tmp_path, study_name, capsys):
+    from nas.cli import main
+
     url = f"sqlite:///{tmp_path}/cli.db"
     study = create_study(_spec(study_name, trials=9), storage=url)
     study.optimize(executor=LocalExecutor(isolate=False))
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
 
     def run(*args):
-        p = subprocess.run([*NAS, *args, "--storage", url], capture_output=True, text=True, env=env, timeout=60)
-        assert p.returncode == 0, p.stderr
-        return p.stdout
+        capsys.readouterr()
+        assert main([*args, "--storage", url]) == 0
+        return capsys.readouterr().out
 
     rows = json.loads(run("trials", study_name, "--format", "json"))
     assert {r["state"] for r in rows} == {"COMPLETE", "STOPPED"}
@@ -182,3 +183,5 @@ def test_cli_trials_shows_last_step_and_steps_prints_the_curve(tmp_path, study_n
     assert [c["step"] for c in curve_rows] == list(range(1, stopped["last_step"] + 1))
     assert curve_rows[-1]["decision"] == "stop"
     assert "decision" in run("steps", study_name, str(stopped["number"]))
+    assert main(["steps", study_name, "99", "--storage", url]) == 2
+    assert "has no trial number 99" in capsys.readouterr().err
