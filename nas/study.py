@@ -311,7 +311,7 @@ class _Snapshot:
             self.max_id = max(self.max_id, t.id)
             self.max_number = max(self.max_number, t.number)
             self.open.pop(t.id, None)
-            if t.state == TrialState.COMPLETE:
+            if t.state in (TrialState.COMPLETE, TrialState.STOPPED):  # STOPPED: see Optimizer
                 bisect.insort(self.complete, t, key=_number)  # trials finish out of order
             elif t.state in (TrialState.RUNNING, TrialState.PENDING):
                 self.open[t.id] = t

@@ -185,3 +185,26 @@ def test_cli_trials_shows_last_step_and_steps_prints_the_curve(tmp_path, study_n
     assert "decision" in run("steps", study_name, str(stopped["number"]))
     assert main(["steps", study_name, "99", "--storage", url]) == 2
     assert "has no trial number 99" in capsys.readouterr().err
+
+
+def test_mobo_fits_only_full_fidelity_trials_but_never_reproposes_a_stopped_one():
+    import numpy as np
+
+    from nas.optimizers import Problem, make_optimizer
+    from nas.optimizers.mobo import training_data
+    from search_spaces.base import Objective
+    from search_spaces.params import Float
+    from storage import Trial
+
+    params = {"q": Float(0.0, 1.0), "w": Float(0.0, 1.0)}
+    problem = Problem(params, [Objective("err", "min"), Objective("size", "min")], [])
+    opt = make_optimizer("mobo", problem, seed=0, n_initial=4)
+    first = opt.propose([], [], 4, np.random.default_rng(0))
+    done = Trial(0, 0, TrialState.COMPLETE, first[0], curve(first[0], MAX_STEP))
+    stopped = [
+        Trial(i, i, TrialState.STOPPED, c, curve(c, 1), {"stopped_at_step": 1})
+        for i, c in enumerate(first[1:], start=1)
+    ]
+    assert len(training_data(problem, [done, *stopped]).X) == 1
+    nxt = opt.propose([done, *stopped], [], 2, np.random.default_rng(1))  # fewer than 2 fit points: Sobol
+    assert not {tuple(sorted(c.items())) for c in nxt} & {tuple(sorted(c.items())) for c in first}
