@@ -57,11 +57,11 @@ def write_csv(study: Study, trials: Sequence[Trial]) -> None:
     objs = [o.name for o in study.objectives]
     pnames = sorted({k for t in trials for k in t.params})
     w = csv.writer(sys.stdout)
-    w.writerow(["number", "state", *objs, *pnames, "is_pareto", "error", "last_step"])
+    w.writerow(["number", "state", *objs, *pnames, "is_pareto", "last_step", "error"])
     for t in trials:
         vals = [(t.values or {}).get(o, "") for o in objs]
         w.writerow([t.number, t.state.value, *vals, *[t.params.get(p, "") for p in pnames],
-                    t.is_pareto, last_line(t.error), "" if t.last_step is None else t.last_step])
+                    t.is_pareto, "" if t.last_step is None else t.last_step, last_line(t.error)])
 
 
 def print_table(study: Study, trials: Sequence[Trial], title: str) -> None:
