@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nas.pareto import hypervolume, non_dominated_mask, reference_point
-from storage import StudySummary, Trial
+from storage import StudySummary, Trial, TrialStep
 
 if TYPE_CHECKING:
     from nas.study import Study
@@ -58,11 +58,11 @@ def write_csv(study: Study, trials: Sequence[Trial], out: Any = None) -> None:
     objs = [o.name for o in study.objectives]
     pnames = sorted({k for t in trials for k in t.params})
     w = csv.writer(out if out is not None else sys.stdout)
-    w.writerow(["number", "state", *objs, *pnames, "is_pareto", "error"])
+    w.writerow(["number", "state", *objs, *pnames, "is_pareto", "last_step", "error"])
     for t in trials:
         vals = [(t.values or {}).get(o, "") for o in objs]
         w.writerow([t.number, t.state.value, *vals, *[t.params.get(p, "") for p in pnames],
-                    t.is_pareto, last_line(t.error)])
+                    t.is_pareto, "" if t.last_step is None else t.last_step, last_line(t.error)])
 
 
 def print_table(study: Study, trials: Sequence[Trial], title: str) -> None:
@@ -74,8 +74,11 @@ def print_table(study: Study, trials: Sequence[Trial], title: str) -> None:
     arrows = {"min": "↓", "max": "↑"}
     marks = not all(t.is_pareto for t in trials)  # a front needs no marks
     table = Table(title=title or None, show_lines=False)
+    steps = any(t.last_step is not None for t in trials)  # a multi-fidelity study: show the last step
     table.add_column("#", justify="right")
     table.add_column("state")
+    if steps:
+        table.add_column("step", justify="right")
     for o in study.objectives:
         table.add_column(f"{o.name} {arrows[o.direction]}", justify="right")
     if marks:
@@ -84,9 +87,29 @@ def print_table(study: Study, trials: Sequence[Trial], title: str) -> None:
     for t in trials:
         vals = [_fmt((t.values or {}).get(o.name, "")) for o in study.objectives]
         params = ", ".join(f"{k}={_fmt(v)}" for k, v in t.params.items())
-        table.add_row(str(t.number), t.state.value, *vals, *(["yes" if t.is_pareto else ""] if marks else []),
-                      params)
+        step = [str(t.last_step) if t.last_step is not None else ""] if steps else []
+        table.add_row(str(t.number), t.state.value, *step, *vals,
+                      *(["yes" if t.is_pareto else ""] if marks else []), params)
     Console(width=max(120, Console().width)).print(table)
+
+
+def print_steps(study: Study, number: int, steps: Sequence[TrialStep], fmt: str) -> None:
+    """A trial's curve: one row per ``ctx.step`` report with the scheduler's decision."""
+    if fmt == "json":
+        print(json.dumps([s.to_json() for s in steps], indent=1))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    arrows = {"min": "↓", "max": "↑"}
+    table = Table(title=f"Steps of trial #{number} of {study.name}")
+    table.add_column("step", justify="right")
+    for o in study.objectives:
+        table.add_column(f"{o.name} {arrows[o.direction]}", justify="right")
+    table.add_column("decision")
+    for s in steps:
+        table.add_row(str(s.step), *[_fmt(s.values.get(o.name, "")) for o in study.objectives], s.decision or "")
+    Console(width=max(100, Console().width)).print(table)
 
 
 def summary_json(s: StudySummary) -> dict[str, Any]:
@@ -176,8 +199,9 @@ def print_summary(study: Study, outcome: RunOutcome | None = None) -> None:
     hv_txt = f", hypervolume {hv[-1][1]:.6g}" if hv else ""
     failed = counts.get("FAILED", 0)
     retried = f" ({requeued} of them retried)" if requeued else ""
-    print(f"study {study.name}: {study.used()} of budget {study.budget} used: {counts.get('COMPLETE', 0)} complete, "
-          f"{failed} failed{retried}; Pareto front {len(front)} trial(s){hv_txt}", file=sys.stderr)
+    stopped = f", {counts['STOPPED']} stopped early" if counts.get("STOPPED") else ""
+    print(f"study {study.name}: {study.used()} of budget {study.budget} used: {counts.get('COMPLETE', 0)} complete"
+          f"{stopped}, {failed} failed{retried}; Pareto front {len(front)} trial(s){hv_txt}", file=sys.stderr)
     if outcome is not None and (outcome.complete or outcome.failed):
         print(f"this run: {outcome.complete} complete, {outcome.failed} failed", file=sys.stderr)
     common = most_common_error(trials)
@@ -239,17 +263,25 @@ def progress_bar(study: Study, quiet: bool = False) -> Iterator[Any]:
         study.trials(["RUNNING", "PENDING"]))
     with Progress(
         TextColumn(f"[bold]{study.name}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("pareto {task.fields[front]}  HV {task.fields[hv]}  failed {task.fields[failed]}"),
+        TextColumn("pareto {task.fields[front]}  HV {task.fields[hv]}  failed {task.fields[failed]}"
+                   "{task.fields[stopped]}"),
         TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True), transient=False,
     ) as bar:
-        failed = study.counts().get("FAILED", 0)
+        counts = study.counts()
+        failed, stopped = counts.get("FAILED", 0), counts.get("STOPPED", 0)
+        # the bar counts trials (a STOPPED one counts like a complete one, see README "Multi-fidelity")
         task = bar.add_task("trials", total=study.budget, completed=max(done0, 0), front="-", hv="-",
-                            failed=failed)
+                            failed=failed, stopped=_stopped(stopped))
 
         def update(_study: Study, t: Trial) -> None:
-            nonlocal failed
+            nonlocal failed, stopped
             size, hv = tracker.add(t)
             failed += t.state.value == "FAILED"
-            bar.update(task, advance=1, front=size, hv=f"{hv:.4g}", failed=failed)
+            stopped += t.state.value == "STOPPED"
+            bar.update(task, advance=1, front=size, hv=f"{hv:.4g}", failed=failed, stopped=_stopped(stopped))
 
         yield update
+
+
+def _stopped(n: int) -> str:
+    return f"  stopped {n}" if n else ""

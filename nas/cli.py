@@ -75,7 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
         _storage_arg(p)
         _server_arg(p)
         if cmd == "trials":
-            p.add_argument("--state", default=None, help="pending, running, complete or failed")
+            p.add_argument("--state", default=None, help="pending, running, complete, failed or stopped")
+
+    p = sub.add_parser("steps", help="a trial's per-step reports (its learning curve) and the scheduler's decisions")
+    p.add_argument("name")
+    p.add_argument("number", type=int, help="the trial number")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    _storage_arg(p)
 
     p = sub.add_parser("studies", help="list stored studies")
     p.add_argument("--format", choices=["table", "json"], default="table")
@@ -142,6 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "resume": cmd_resume,
         "pareto": cmd_pareto,
         "trials": cmd_trials,
+        "steps": cmd_steps,
         "studies": cmd_studies,
         "spaces": cmd_spaces,
         "sensitivity": cmd_sensitivity,
@@ -325,10 +332,22 @@ def cmd_trials(args: argparse.Namespace) -> int:
     from nas.study import load_study
 
     state = args.state.upper() if args.state else None
-    if state and state not in ("PENDING", "RUNNING", "COMPLETE", "FAILED"):
-        raise CLIError(f"--state {args.state!r}: choose pending, running, complete or failed")
+    if state and state not in ("PENDING", "RUNNING", "COMPLETE", "FAILED", "STOPPED"):
+        raise CLIError(f"--state {args.state!r}: choose pending, running, complete, failed or stopped")
     study = load_study(args.name, storage=args.storage, readonly=True)
     _output.print_trials(study, study.trials(state), args.format, title=f"Trials of {study.name}")
+    return 0
+
+
+def cmd_steps(args: argparse.Namespace) -> int:
+    from nas import _output
+    from nas.study import load_study
+
+    study = load_study(args.name, storage=args.storage, readonly=True)
+    trial = study.store.trial_by_number(study.id, args.number)
+    if trial is None:
+        raise CLIError(f"study {study.name!r} has no trial number {args.number} (see: nas trials {study.name})")
+    _output.print_steps(study, trial.number, study.store.steps(trial.id), args.format)
     return 0
 
 

@@ -51,13 +51,35 @@ def error_summary(exc: BaseException, limit: int = 12) -> str:
     return "".join(tb).strip()[-4000:]
 
 
+class StepReporter:
+    """The ``on_step`` of a trial's :class:`EvalContext`: stores each report with the
+    scheduler's decision (:meth:`storage.Store.add_step`) and remembers a stop. After a
+    stop, further reports are not stored and answer False again."""
+
+    def __init__(self, study: Study, trial: Trial) -> None:
+        self.store, self.trial_id = study.store, trial.id
+        scheduler = study.scheduler
+        self.decide = scheduler.decide if scheduler is not None else None
+        self.stopped = False
+
+    def __call__(self, step: int, values: dict[str, float]) -> bool:
+        if not self.stopped:
+            self.stopped = not self.store.add_step(self.trial_id, step, dict(values), self.decide)
+        return not self.stopped
+
+
 def evaluate_trial(study: Study, trial: Trial) -> Trial:
-    """Evaluate ``trial`` with the study's space and tell the study the outcome."""
-    ctx = EvalContext(trial_number=trial.number, seed=study.spec.optimizer.seed)
+    """Evaluate ``trial`` with the study's space and tell the study the outcome: COMPLETE
+    with the returned values, FAILED with the error, or STOPPED with the last step's values
+    when the scheduler stopped it (whatever the evaluator returned then)."""
+    steps = StepReporter(study, trial)
+    ctx = EvalContext(trial_number=trial.number, seed=study.spec.optimizer.seed, on_step=steps)
     t0 = time.perf_counter()
     with heartbeat(study.store, trial.id, study.spec.lease.heartbeat_s):
         try:
             ev = study.space.evaluate(trial.params, ctx)
+            if steps.stopped:
+                return _stop_safely(study, trial, {**_plain(ev.metrics), "eval_s": time.perf_counter() - t0})
             wanted = {o.name for o in study.objectives}
             values = study._check_values({k: v for k, v in ev.values.items() if k in wanted})
             # a space may report more objectives than the study optimizes: keep them as metrics
@@ -73,6 +95,18 @@ def evaluate_trial(study: Study, trial: Trial) -> Trial:
     if ev.artifacts:
         metrics["artifacts"] = ev.artifacts
     return _tell_safely(study, trial, values=values, metrics=metrics)
+
+
+def _plain(metrics: dict[str, object]) -> dict[str, object]:
+    return {k: v for k, v in metrics.items() if k != "artifacts"}
+
+
+def _stop_safely(study: Study, trial: Trial, metrics: dict[str, object]) -> Trial:
+    try:
+        return study.store.stop_trial(trial.id, metrics)
+    except TrialStateError as e:
+        log.warning("stop of trial #%s not recorded: %s", trial.number, e)
+        return study.store.get_trial(trial.id)
 
 
 def _tell_safely(study: Study, trial: Trial, **kwargs: object) -> Trial:

@@ -104,6 +104,17 @@ class ConstraintSpec(_Model):
         return self
 
 
+class SchedulerSpec(_Model):
+    """``scheduler: {name: moasha, min_step: 1, max_step: 27, eta: 3}``: early stopping from
+    ``ctx.step`` reports; the options are validated by the scheduler (:mod:`nas.schedulers`)."""
+
+    model_config = ConfigDict(extra="allow")
+    name: str = "none"
+
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
 class LeaseSpec(_Model):
     heartbeat_s: float = Field(default=5.0, gt=0)
     grace_s: float = Field(default=60.0, gt=0)
@@ -121,6 +132,8 @@ class StudySpec(_Model):
     trial_timeout_s: float | None = Field(default=None, gt=0)
     constraints: list[ConstraintSpec] = Field(default_factory=list)
     lease: LeaseSpec = Field(default_factory=LeaseSpec)
+    # part of the study's identity (spec_hash): a different scheduler is a different study
+    scheduler: SchedulerSpec | None = None
 
     def to_json(self) -> str:
         return json.dumps(self.model_dump(mode="json", by_alias=True, exclude_none=True), sort_keys=True)
@@ -226,7 +239,20 @@ def validate_study_spec(data: dict[str, Any] | StudySpec) -> tuple[StudySpec, Se
     space = build_space(spec)
     objectives = resolve_objectives(spec, space)
     check_optimizer(spec)
+    check_scheduler(spec)
     return spec, space, objectives
+
+
+def check_scheduler(spec: StudySpec) -> None:
+    """The scheduler exists and its options validate (each bad one named with the fix)."""
+    if spec.scheduler is None:
+        return
+    from nas.schedulers import SchedulerError, get_scheduler_class
+
+    try:
+        get_scheduler_class(spec.scheduler.name).parse_options(spec.scheduler.options())
+    except SchedulerError as e:
+        raise SpecError(f"scheduler: {e}") from None
 
 
 def check_optimizer(spec: StudySpec) -> None:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from nas.importance import ObjectiveImportance
     from nas.optimizers.base import Constraint, Optimizer
+    from nas.schedulers import Scheduler
 
 
 class TellError(ValueError):
@@ -46,6 +47,7 @@ class Study:
         self.spec = spec
         self._space: SearchSpace | None = None
         self._optimizer: Optimizer | None = None
+        self._scheduler: Scheduler | None = None
         self._snapshot = _Snapshot()
         self.handed_out: set[int] = set()  # ids of trials ask() returned in this process
 
@@ -93,6 +95,17 @@ class Study:
             opt = self.spec.optimizer
             self._optimizer = make_optimizer(opt.name, problem, seed=opt.seed, **opt.options())
         return self._optimizer
+
+    @property
+    def scheduler(self) -> Scheduler | None:
+        """The spec's early-stopping scheduler, or None without a ``scheduler:`` entry."""
+        if self._scheduler is None and self.spec.scheduler is not None:
+            from nas.schedulers import make_scheduler
+
+            s = self.spec.scheduler
+            objectives = [(o.name, o.direction) for o in self._info.objectives]
+            self._scheduler = make_scheduler(s.name, s.options(), objectives)
+        return self._scheduler
 
     # ---- ask / tell ---------------------------------------------------------------------
 
@@ -317,7 +330,7 @@ class _Snapshot:
             self.max_id = max(self.max_id, t.id)
             self.max_number = max(self.max_number, t.number)
             self.open.pop(t.id, None)
-            if t.state == TrialState.COMPLETE:
+            if t.state in (TrialState.COMPLETE, TrialState.STOPPED):  # STOPPED: see Optimizer
                 bisect.insort(self.complete, t, key=_number)  # trials finish out of order
             elif t.state in (TrialState.RUNNING, TrialState.PENDING):
                 self.open[t.id] = t

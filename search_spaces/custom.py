@@ -2,12 +2,15 @@
 
 Users evaluate it with their own loop through ask/tell, or name an evaluator
 ``module:function`` that takes the params dict and returns a dict holding every
-objective (extra keys are kept as metrics).
+objective (extra keys are kept as metrics). An evaluator that takes a second argument,
+``def evaluate(params, ctx)``, receives the :class:`EvalContext` and may report per-step
+values with ``ctx.step(step, values)``, returning as soon as it answers False.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 import math
 from collections.abc import Callable
 from typing import Any
@@ -63,7 +66,8 @@ class CustomSpace(SearchSpace):
         return self._fn
 
     def evaluate(self, config: dict[str, Any], ctx: EvalContext) -> Evaluation:
-        out = self.load_evaluator()(dict(config))
+        fn = self.load_evaluator()
+        out = fn(dict(config), ctx) if takes_context(fn) else fn(dict(config))
         return split_result(out, [o.name for o in self._objectives], self.evaluator or "evaluator")
 
 
@@ -82,6 +86,17 @@ def import_callable(path: str) -> Callable[..., Any]:
     if not callable(obj):
         raise EvaluatorError(f"evaluator {path!r} is not callable")
     return obj
+
+
+def takes_context(fn: Callable[..., Any]) -> bool:
+    """Whether ``fn`` accepts a second positional argument (the evaluation context)."""
+    try:
+        inspect.signature(fn).bind(None, None)
+    except TypeError:
+        return False
+    except ValueError:  # no signature (some builtins): call it the old way
+        return False
+    return True
 
 
 def split_result(out: Any, objectives: list[str], who: str) -> Evaluation:

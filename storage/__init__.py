@@ -5,8 +5,9 @@ Imports neither torch nor ray: the CLI's read commands load only this package.
 
 from storage.engine import DEFAULT_URL, StorageURLError, resolve_url
 from storage.migrate import HEAD, SchemaError, upgrade
-from storage.records import ObjectiveInfo, StudyInfo, StudySummary, Trial, TrialState
+from storage.records import ObjectiveInfo, StudyInfo, StudySummary, Trial, TrialState, TrialStep
 from storage.store import (
+    StepError,
     Store,
     StoreError,
     StudyExistsError,
@@ -19,6 +20,7 @@ __all__ = [
     "HEAD",
     "ObjectiveInfo",
     "SchemaError",
+    "StepError",
     "StorageURLError",
     "Store",
     "StoreError",
@@ -29,6 +31,7 @@ __all__ = [
     "Trial",
     "TrialState",
     "TrialStateError",
+    "TrialStep",
     "resolve_url",
     "upgrade",
 ]

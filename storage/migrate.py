@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
-HEAD = "0001"  # keep equal to the newest file in migrations/versions (a test checks)
+HEAD = "0002"  # keep equal to the newest file in migrations/versions (a test checks)
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 

@@ -78,3 +78,23 @@ class TrialRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     is_pareto: Mapped[bool] = mapped_column(Boolean, default=False)
     feasible: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class TrialStepRow(Base):
+    """One intermediate report of a trial (``ctx.step``): its objective values after
+    ``step`` and the scheduler's decision taken then (``continue``, ``stop`` or None when
+    the step is no rung). Decisions are stored so a resumed driver replays them."""
+
+    __tablename__ = "trial_steps"
+    __table_args__ = (
+        UniqueConstraint("trial_id", "step", name="uq_trial_step"),
+        Index("ix_trial_steps_study_step", "study_id", "step", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
+    trial_id: Mapped[int] = mapped_column(ForeignKey("trials.id", ondelete="CASCADE"))
+    step: Mapped[int] = mapped_column(Integer)
+    values_json: Mapped[str] = mapped_column(Text)
+    decision: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)

@@ -51,3 +51,32 @@ def failure_message(reason: str, attempt: int, retry_number: int | None) -> str:
     if retry_number is not None:
         return f"{reason}; re-queued as trial #{retry_number}"
     return f"{reason}; gave up after {attempt + 1} attempt(s)"
+
+
+class StepValueError(ValueError):
+    """A ``ctx.step`` report is malformed: a step going backwards, a missing objective."""
+
+
+def check_step(number: int, step: int, last: int | None, values: dict[str, float],
+               objectives: Sequence[str]) -> dict[str, float]:
+    """The report's values as floats, after checking it: ``step`` is an integer >= 0 after
+    the trial's ``last`` stored step, and ``values`` holds every objective, finite."""
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise StepValueError(f"trial #{number}: step {step!r} is not an integer >= 0 (report epochs 1, 2, ...)")
+    if last is not None and step <= last:
+        raise StepValueError(f"trial #{number}: step {step} goes backwards (step {last} is already stored); "
+                             "report steps in increasing order")
+    missing = [o for o in objectives if o not in values]
+    if missing:
+        raise StepValueError(f"trial #{number} step {step}: values miss objective(s) {missing} "
+                             f"(got {sorted(values)}); report every objective at every step")
+    out = dict(values)
+    for o in objectives:
+        try:
+            v = float(values[o])
+        except (TypeError, ValueError):
+            raise StepValueError(f"trial #{number} step {step}: {o}={values[o]!r} is not a number") from None
+        if v != v or v in (float("inf"), float("-inf")):
+            raise StepValueError(f"trial #{number} step {step}: {o}={v} is not finite")
+        out[o] = v
+    return out

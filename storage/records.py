@@ -13,9 +13,12 @@ class TrialState(StrEnum):
     RUNNING = "RUNNING"
     COMPLETE = "COMPLETE"
     FAILED = "FAILED"
+    #: Ended early by the study's scheduler; holds its last step's values, never on the
+    #: Pareto front, and counts against the budget like a COMPLETE trial.
+    STOPPED = "STOPPED"
 
     def is_finished(self) -> bool:
-        return self in (TrialState.COMPLETE, TrialState.FAILED)
+        return self in (TrialState.COMPLETE, TrialState.FAILED, TrialState.STOPPED)
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class Trial:
     is_pareto: bool = False
     feasible: bool = True
     requeued: bool = False  # a FAILED trial whose retry counts against the budget instead
+    last_step: int | None = None  # the last ``ctx.step`` reported (filled by trial listings)
 
     def to_json(self) -> dict[str, Any]:
         """The ``--format json`` shape: number, state, params, values (+ details)."""
@@ -55,11 +59,27 @@ class Trial:
             "is_pareto": self.is_pareto,
             "feasible": self.feasible,
             "requeued": self.requeued,
+            "last_step": self.last_step,
         }
 
 
 def _iso(t: datetime | None) -> str | None:
     return t.isoformat() if t else None
+
+
+@dataclass(frozen=True)
+class TrialStep:
+    """One ``ctx.step`` report: the values after ``step`` and the scheduler's decision
+    then (``"continue"``, ``"stop"``, or None where the step is no decision point)."""
+
+    step: int
+    values: dict[str, float]
+    decision: str | None
+    created_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {"step": self.step, "values": self.values, "decision": self.decision,
+                "created_at": _iso(self.created_at)}
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 from storage import policy
 from storage.engine import get_engine, mask_url, resolve_url, sqlite_path
 from storage.migrate import ensure_schema
-from storage.models import ObjectiveRow, StudyRow, TrialRow
-from storage.records import ObjectiveInfo, StudyInfo, StudySummary, Trial, TrialState
+from storage.models import ObjectiveRow, StudyRow, TrialRow, TrialStepRow
+from storage.records import ObjectiveInfo, StudyInfo, StudySummary, Trial, TrialState, TrialStep
 
 _CHECKED: set[str] = set()
 
@@ -50,6 +50,16 @@ class StaleProposalError(StoreError):
 
 class TrialStateError(StoreError):
     """A trial is not in a state that allows the operation (e.g. told twice differently)."""
+
+
+class StepError(StoreError, ValueError):
+    """A step report is malformed (backwards, missing an objective) or its trial has ended."""
+
+
+#: ``decide(trial_number, step, peers)`` -> True continue / False stop / None no decision here;
+#: ``peers`` are ``(trial_number, values)`` of every report at ``step`` in arrival order, this one last.
+StepDecider = Callable[[int, int, list[tuple[int, dict[str, float]]]], bool | None]
+_DECISION = {True: "continue", False: "stop", None: None}
 
 
 def utcnow() -> datetime:
@@ -361,6 +371,8 @@ class Store:
                     f"trial #{r.number} is FAILED ({(r.error or '').splitlines()[0][:200]}); "
                     "its result is not recorded"
                 )
+            if r.state == TrialState.STOPPED.value:
+                raise TrialStateError(f"trial #{r.number} was STOPPED by the scheduler; its result is not recorded")
             directions = self._directions(s, r.study_id)
             r.state, r.values_json, r.finished_at = "COMPLETE", _dump(values), utcnow()
             if metrics is not None:
@@ -403,8 +415,8 @@ class Store:
             r = self._trial_row(s, trial_id)
             if r.state == TrialState.FAILED.value:
                 return _to_trial(r)
-            if r.state == TrialState.COMPLETE.value:
-                raise TrialStateError(f"trial #{r.number} is already COMPLETE; it cannot fail")
+            if r.state in (TrialState.COMPLETE.value, TrialState.STOPPED.value):
+                raise TrialStateError(f"trial #{r.number} is already {r.state}; it cannot fail")
             r.state, r.error, r.finished_at = "FAILED", error, utcnow()
             if metrics:
                 r.metrics_json = _dump({**json.loads(r.metrics_json or "{}"), **metrics})
@@ -462,6 +474,96 @@ class Store:
         s.flush()
         return _to_trial(retry) if retry is not None else None
 
+    # ---- steps (multi-fidelity) -------------------------------------------------------
+
+    def add_step(
+        self, trial_id: int, step: int, values: dict[str, float], decide: StepDecider | None = None
+    ) -> bool:
+        """Store a RUNNING trial's report after ``step`` and the scheduler's decision, in one
+        transaction that serialises with every other writer of the study, so the decision
+        sees exactly the reports stored before it. Returns False when the trial must stop.
+
+        A step already stored for this trial (a released trial run again after a
+        resume) is not written twice: its stored decision is returned, so a resumed
+        driver decides the same. Raises :class:`StepError` for a step going backwards,
+        values missing an objective, or a trial that is not RUNNING; nothing is written then.
+        """
+        with self._write() as s:
+            r = self._trial_row(s, trial_id)
+            self._lock_study(s, r.study_id)
+            s.refresh(r)
+            stored = s.execute(select(TrialStepRow.step, TrialStepRow.decision).where(
+                TrialStepRow.trial_id == trial_id).order_by(TrialStepRow.step)).all()
+            replay = {st: d for st, d in stored}
+            if step in replay and not isinstance(step, bool):
+                return replay[step] != "stop"
+            if r.state != TrialState.RUNNING.value:
+                raise StepError(f"trial #{r.number} is {r.state}; it takes no more steps")
+            names = [n for n, _ in self._directions(s, r.study_id)]
+            try:
+                clean = policy.check_step(r.number, step, stored[-1][0] if stored else None, values, names)
+            except policy.StepValueError as e:
+                raise StepError(str(e)) from None
+            row = TrialStepRow(study_id=r.study_id, trial_id=r.id, step=step, values_json=_dump(clean),
+                               decision=None, created_at=utcnow())
+            s.add(row)
+            s.flush()
+            if decide is not None:
+                row.decision = _DECISION[decide(r.number, step, self._rung(s, r.study_id, step))]
+            r.heartbeat_at = utcnow()
+            return row.decision != "stop"
+
+    def _rung(self, s: Session, study_id: int, step: int) -> list[tuple[int, dict[str, float]]]:
+        """Every report at ``step`` in the study in arrival order (those of trials that later
+        failed too: what was stored before a decision is exactly what it saw)."""
+        rows = s.execute(
+            select(TrialRow.number, TrialStepRow.values_json)
+            .join(TrialRow, TrialRow.id == TrialStepRow.trial_id)
+            .where(TrialStepRow.study_id == study_id, TrialStepRow.step == step)
+            .order_by(TrialStepRow.id)
+        ).all()
+        return [(n, json.loads(v)) for n, v in rows]
+
+    def steps(self, trial_id: int) -> list[TrialStep]:
+        """A trial's reports in step order (its learning curve)."""
+        with self._read() as s:
+            rows = s.scalars(select(TrialStepRow).where(TrialStepRow.trial_id == trial_id)
+                             .order_by(TrialStepRow.step)).all()
+            return [TrialStep(r.step, json.loads(r.values_json), r.decision, r.created_at) for r in rows]
+
+    def stop_trial(self, trial_id: int, metrics: dict[str, Any] | None = None) -> Trial:
+        """End a RUNNING trial the scheduler stopped: STOPPED, with its last step's objective
+        values; never flagged Pareto. Stopping a STOPPED trial again is a no-op."""
+        with self._write() as s:
+            r = self._trial_row(s, trial_id)
+            self._lock_study(s, r.study_id)
+            s.refresh(r)
+            if r.state == TrialState.STOPPED.value:
+                return _to_trial(r)
+            if r.state != TrialState.RUNNING.value:
+                raise TrialStateError(f"trial #{r.number} is {r.state}; only a RUNNING trial can be stopped")
+            last = s.scalar(select(TrialStepRow).where(TrialStepRow.trial_id == trial_id)
+                            .order_by(TrialStepRow.step.desc()).limit(1))
+            if last is None:
+                raise TrialStateError(f"trial #{r.number} reported no step; it cannot end STOPPED")
+            names = [n for n, _ in self._directions(s, r.study_id)]
+            values = json.loads(last.values_json)
+            r.state, r.finished_at, r.is_pareto = "STOPPED", utcnow(), False
+            r.values_json = _dump({n: values[n] for n in names})
+            r.metrics_json = _dump({**json.loads(r.metrics_json or "{}"), **(metrics or {}),
+                                    "stopped_at_step": last.step})
+            return _to_trial(r, last.step)
+
+    def last_steps(self, study_id: int) -> dict[int, int]:
+        """Trial id -> its last reported step, for the trials that reported any."""
+        with self._read() as s:
+            return self._last_steps(s, study_id)
+
+    def _last_steps(self, s: Session, study_id: int) -> dict[int, int]:
+        rows = s.execute(select(TrialStepRow.trial_id, func.max(TrialStepRow.step))
+                         .where(TrialStepRow.study_id == study_id).group_by(TrialStepRow.trial_id)).all()
+        return {tid: st for tid, st in rows}
+
     # ---- reading ----------------------------------------------------------------------
 
     def trials(
@@ -477,7 +579,9 @@ class Store:
                 # Ordering by an expression keeps SQLite's planner on the (study_id, is_pareto)
                 # index (it has no statistics): ordering by the indexed number scans the study.
                 order = TrialRow.number + 0
-            return [_to_trial(r) for r in s.scalars(q.order_by(order))]
+            rows = s.scalars(q.order_by(order)).all()
+            last = self._last_steps(s, study_id) if rows and not pareto_only else {}
+            return [_to_trial(r, last.get(r.id)) for r in rows]
 
     def trials_page(
         self, study_id: int, states: Sequence[TrialState] | None, offset: int, limit: int, desc: bool = False
@@ -541,7 +645,7 @@ def _load(s: str | None) -> Any:
     return None if s is None else json.loads(s)
 
 
-def _to_trial(r: TrialRow) -> Trial:
+def _to_trial(r: TrialRow, last_step: int | None = None) -> Trial:
     return Trial(
         id=r.id,
         number=r.number,
@@ -559,6 +663,7 @@ def _to_trial(r: TrialRow) -> Trial:
         is_pareto=bool(r.is_pareto),
         feasible=bool(r.feasible),
         requeued=bool(r.requeued),
+        last_step=last_step,
     )
 
 

@@ -71,8 +71,11 @@ def _option_errors(name: str, err: ValidationError, allowed: list[str]) -> str:
 class Optimizer(ABC):
     """Base class: ``propose(history, pending, n, rng) -> list[config]``.
 
-    ``history`` holds COMPLETE trials (with ``values`` and ``metrics``), ``pending`` the
-    RUNNING and PENDING ones (``params`` only). A config is a dict of parameter values.
+    ``history`` holds COMPLETE trials (with ``values`` and ``metrics``) and STOPPED ones
+    (ended early by the scheduler: their ``values`` are their last step's, a lower
+    fidelity, with ``metrics["stopped_at_step"]``; a model of full-fidelity objectives
+    must skip or down-weight them), ``pending`` the RUNNING and PENDING ones (``params``
+    only). A config is a dict of parameter values.
     The same problem, options, history, pending and generator state give the same result.
     """
 

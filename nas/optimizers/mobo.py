@@ -10,6 +10,10 @@ times its observed range: with a far reference point, a model's extrapolation pa
 ideal would otherwise look like the largest gain on offer. With two objectives in a
 continuous or mixed space, the optimiser also starts from perturbations of the current front.
 
+Trials STOPPED early by a scheduler are left out of the GP fit (their values are
+lower-fidelity) but stay in the history that places Sobol points and refuses duplicates,
+so a stopped configuration is not proposed again.
+
 Stateless between calls: a proposal is a function of (problem, options, seed, history,
 pending, ``rng`` state). The only state kept is a cache of fitted hyperparameters keyed by
 data, which saves time and never changes a result. Torch seeds are drawn from ``rng``.
@@ -52,7 +56,7 @@ from nas.optimizers._encode import categorical_dims, decode, encode, unit_to_spa
 from nas.optimizers.base import Optimizer, OptimizerError, OptimizerOptions, Problem, register_optimizer
 from nas.optimizers.sobol import sobol_configs
 from nas.pareto import reference_point, signs
-from nas.trial import Trial
+from nas.trial import Trial, TrialState
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +125,8 @@ def training_data(problem: Problem, history: Sequence[Trial]) -> TrainingData:
     names = [o.name for o in problem.objectives]
     s = signs([o.direction for o in problem.objectives])
     usable, skipped = [], 0
-    for t in sorted(history, key=lambda t: t.number):
+    full = [t for t in history if t.state != TrialState.STOPPED]  # low-fidelity values stay out of the fit
+    for t in sorted(full, key=lambda t: t.number):
         vals = [_metric(t, k) for k in names]
         if all(math.isfinite(v) for v in vals):
             usable.append((t, vals))

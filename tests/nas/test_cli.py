@@ -133,4 +133,4 @@ def test_db_upgrade_creates_the_schema_and_is_idempotent(tmp_path, storage_url):
     url = storage_url if storage_url.startswith("postgresql") else f"sqlite:///{tmp_path}/up.db"
     for _ in range(2):
         out = nas("db", "upgrade", "--storage", url).stdout
-        assert "schema at revision 0001" in out
+        assert "schema at revision 0002" in out

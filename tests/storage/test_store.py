@@ -203,26 +203,6 @@ def test_sixteen_concurrent_tells_keep_the_pareto_flags_exact(pg_url):
     assert flagged == _brute_front(values, ("min", "max"))
 
 
-def test_upgrading_a_database_written_at_revision_0001_keeps_its_data(storage_url):
-    """While HEAD is 0001 this only proves the upgrade path keeps data; a new revision extends it."""
-    from storage import upgrade
-
-    url = storage_url
-    store = Store(url)
-    info = _study(store)
-    (t,) = store.create_trials(info.id, [{"x": 1}], state=TrialState.RUNNING)
-    store.complete_trial(t.id, {"f0": 1.0, "f1": 2.0})
-    engine = get_engine(store.url, write=True)
-    with engine.begin() as c:  # the database as revision 0001 left it
-        c.execute(text("UPDATE alembic_version SET version_num = '0001'"))
-    assert upgrade(engine) == HEAD
-    from storage import store as store_mod
-
-    store_mod._CHECKED.discard(url)
-    (back,) = Store(url).trials(info.id)
-    assert back.values == {"f0": 1.0, "f1": 2.0} and back.params == {"x": 1} and back.is_pareto
-
-
 def test_policy_dominance_agrees_with_the_numpy_rule():
     from nas.pareto import dominates as np_dominates
     from storage.policy import dominates

@@ -1,0 +1,287 @@
+"""Benchmark multi-fidelity search: MO-ASHA against full-fidelity runs, by epochs spent.
+
+Not a test. Task: an MLP on mnist1d (``search_spaces.tasks.vision.load_arrays``), one
+step per training epoch, up to ``--max-epochs``; two objectives, validation error and
+parameters (thousands), both minimised. Each (method, seed) run is a real study in SQLite
+driven by ``Study.ask`` and ``nas.runner.evaluate_trial`` (the path every executor uses),
+until ``--epochs`` training epochs have been spent in all. Methods: full-fidelity
+``random`` and ``mobo``; ``moasha+random`` and ``moasha+mobo`` (MO-ASHA, min_step 1,
+eta 3). The hypervolume is that of the COMPLETE (full-fidelity) trials, against the fixed
+reference point (error 1.0, the largest model's size), after each trial, against the
+epochs spent so far. Syne Tune's MOASHA is not installed here, so it is not compared.
+
+    nice -n 10 .venv/bin/python -m benchmarks.multifidelity --seeds 3
+    .venv/bin/python -m benchmarks.multifidelity --summarize   # table + plot from the .jsonl
+
+Results: ``benchmarks/results/multifidelity.json`` (+ ``.jsonl`` of finished runs) and
+``multifidelity.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+RESULTS = Path(__file__).parent / "results"
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != RESULTS.parent.resolve()]
+METHODS = ["random", "moasha+random", "mobo", "moasha+mobo"]
+WIDTH = (8, 128)
+DEPTH = (1, 2)
+_DATA: dict[int, Any] = {}
+
+
+def n_params(width: int, depth: int, d_in: int = 40, classes: int = 10) -> int:
+    """Weights and biases of the MLP: ``depth`` hidden layers of ``width`` units."""
+    sizes = [d_in] + [width] * depth + [classes]
+    return sum(a * b + b for a, b in itertools.pairwise(sizes))
+
+
+def _data(seed: int = 0) -> Any:
+    if seed not in _DATA:
+        import torch
+
+        from search_spaces.tasks.vision import load_arrays
+
+        xtr, ytr, xva, yva, _, _ = load_arrays("mnist1d", seed)
+        _DATA[seed] = tuple(torch.tensor(a) for a in (xtr.reshape(len(xtr), -1), ytr, xva.reshape(len(xva), -1), yva))
+    return _DATA[seed]
+
+
+def evaluate(p: dict[str, Any], ctx: Any) -> dict[str, float]:
+    """Train the MLP for up to MAX_EPOCHS epochs, reporting each epoch through ``ctx.step``."""
+    import torch
+
+    torch.set_num_threads(1)
+    torch.manual_seed(1000 * ctx.seed + ctx.trial_number)
+    xtr, ytr, xva, yva = _data()
+    width, depth = int(p["width"]), int(p["depth"])
+    layers: list[torch.nn.Module] = []
+    d = xtr.shape[1]
+    for _ in range(depth):
+        layers += [torch.nn.Linear(d, width), torch.nn.ReLU()]
+        d = width
+    model = torch.nn.Sequential(*layers, torch.nn.Linear(d, 10))
+    opt = torch.optim.Adam(model.parameters(), lr=float(p["lr"]))
+    values: dict[str, float] = {}
+    kparams = n_params(width, depth) / 1000
+    for epoch in range(1, MAX_EPOCHS + 1):
+        perm = torch.randperm(len(xtr))
+        model.train()
+        for b in range(0, len(xtr), 128):
+            idx = perm[b : b + 128]
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(xtr[idx]), ytr[idx]).backward()
+            opt.step()
+        model.eval()
+        with torch.no_grad():
+            err = float((model(xva).argmax(1) != yva).float().mean())
+        values = {"val_err": err, "kparams": kparams}
+        if not ctx.step(epoch, values):
+            break
+    return values
+
+
+MAX_EPOCHS = 9
+
+
+def spec(method: str, seed: int, max_epochs: int) -> dict[str, Any]:
+    opt = method.split("+")[-1]
+    s: dict[str, Any] = {
+        "name": f"mf-{method}-{seed}".replace("+", "-"),
+        "space": {
+            "name": "custom",
+            "params": {
+                "width": {"type": "int", "low": WIDTH[0], "high": WIDTH[1], "log": True},
+                "depth": {"type": "int", "low": DEPTH[0], "high": DEPTH[1]},
+                "lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True},
+            },
+            "evaluator": "benchmarks.multifidelity:evaluate",
+        },
+        "objectives": [{"name": "val_err", "direction": "min"}, {"name": "kparams", "direction": "min"}],
+        "optimizer": {"name": opt, "seed": seed},
+        "budget": {"trials": 10_000},
+        "executor": {"name": "local"},
+    }
+    if method.startswith("moasha"):
+        s["scheduler"] = {"name": "moasha", "min_step": 1, "max_step": max_epochs, "eta": 3}
+    return s
+
+
+def reference() -> np.ndarray:
+    return np.array([1.0, n_params(WIDTH[1], DEPTH[1]) / 1000])
+
+
+def run_one(method: str, seed: int, epochs: int, max_epochs: int) -> dict[str, Any]:
+    """One study to ``epochs`` epochs spent; the hypervolume after each trial."""
+    import benchmarks.multifidelity as evaluator_module  # the module the custom space imports
+    from nas import create_study
+    from nas.pareto import hypervolume
+    from nas.runner import evaluate_trial
+    from storage import TrialState
+
+    evaluator_module.MAX_EPOCHS = max_epochs
+    with tempfile.TemporaryDirectory() as tmp:
+        study = create_study(spec(method, seed, max_epochs), storage=f"sqlite:///{tmp}/mf.db")
+        spent, trace, front, t0 = 0, [], [], time.perf_counter()
+        counts = {"COMPLETE": 0, "STOPPED": 0, "FAILED": 0}
+        while spent < epochs:
+            (trial,) = study.ask(1)
+            done = evaluate_trial(study, trial)
+            spent += len(study.store.steps(done.id))
+            counts[done.state.value] = counts.get(done.state.value, 0) + 1
+            if done.state == TrialState.COMPLETE and done.values:
+                front.append([done.values["val_err"], done.values["kparams"]])
+            hv = hypervolume(np.array(front).reshape(-1, 2), reference()) if front else 0.0
+            trace.append((spent, hv))
+        return {
+            "method": method,
+            "seed": seed,
+            "epochs": epochs,
+            "max_epochs": max_epochs,
+            "trace": trace,
+            "counts": counts,
+            "trials": sum(counts.values()),
+            "wall_s": time.perf_counter() - t0,
+        }
+
+
+def hv_at(trace: list[list[float]], e: float) -> float:
+    """Hypervolume after the last trial that finished within ``e`` epochs."""
+    hv = 0.0
+    for spent, h in trace:
+        if spent > e:
+            break
+        hv = h
+    return hv
+
+
+def epochs_to_reach(trace: list[list[float]], target: float) -> float | None:
+    for spent, h in trace:
+        if h >= target - 1e-12:
+            return spent
+    return None
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    budget = min(r["epochs"] for r in runs)
+    out: dict[str, Any] = {"epochs_budget": budget, "methods": {}}
+    full_mobo = [r for r in runs if r["method"] == "mobo"]
+    for m in METHODS:
+        rs = [r for r in runs if r["method"] == m]
+        if not rs:
+            continue
+        finals = [hv_at(r["trace"], budget) for r in rs]
+        row = {
+            "seeds": len(rs),
+            "median_final_hv": float(np.median(finals)),
+            "final_hv": finals,
+            "median_hv_at_third": float(np.median([hv_at(r["trace"], budget / 3) for r in rs])),
+            "median_trials": float(np.median([r["trials"] for r in rs])),
+            "median_stopped": float(np.median([r["counts"].get("STOPPED", 0) for r in rs])),
+            "median_wall_s": float(np.median([r["wall_s"] for r in rs])),
+        }
+        if full_mobo:  # epochs each run needed to reach full mobo's final HV of the same seed
+            need = []
+            for r in rs:
+                ref = next((x for x in full_mobo if x["seed"] == r["seed"]), None)
+                if ref is not None:
+                    need.append(epochs_to_reach(r["trace"], hv_at(ref["trace"], budget)))
+            row["epochs_to_full_mobo_final_hv"] = need
+        out["methods"][m] = row
+    return out
+
+
+def plot(runs: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    budget = min(r["epochs"] for r in runs)
+    grid = np.linspace(0, budget, 100)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for m in METHODS:
+        rs = [r for r in runs if r["method"] == m]
+        if rs:
+            curves = np.array([[hv_at(r["trace"], e) for e in grid] for r in rs])
+            ax.plot(grid, np.median(curves, axis=0), label=f"{m} (median of {len(rs)})")
+    ax.set_xlabel("training epochs spent")
+    ax.set_ylabel("hypervolume of full-fidelity trials")
+    ax.set_title("MLP on mnist1d: val error vs parameters")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def table(summary: dict[str, Any]) -> str:
+    lines = [
+        "| method | seeds | median HV at budget | median HV at budget/3 | trials (median) | stopped (median) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for m, r in summary["methods"].items():
+        lines.append(
+            f"| {m} | {r['seeds']} | {r['median_final_hv']:.4f} | {r['median_hv_at_third']:.4f} | "
+            f"{r['median_trials']:.0f} | {r['median_stopped']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--epochs", type=int, default=180, help="training epochs per run (all trials together)")
+    ap.add_argument("--max-epochs", type=int, default=9, help="epochs of one full-fidelity trial")
+    ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--summarize", action="store_true")
+    args = ap.parse_args()
+    import logging
+
+    import torch
+
+    torch.set_num_threads(1)
+    logging.basicConfig(level=logging.ERROR)
+    RESULTS.mkdir(exist_ok=True)
+    jsonl = RESULTS / "multifidelity.jsonl"
+    if not args.summarize:
+        done = {(r["method"], r["seed"]) for r in _read(jsonl)}
+        for seed in range(args.seeds):
+            for m in args.methods.split(","):
+                if (m, seed) in done:
+                    continue
+                r = run_one(m, seed, args.epochs, args.max_epochs)
+                with jsonl.open("a") as f:
+                    f.write(json.dumps(r) + "\n")
+                print(
+                    f"{m} seed {seed}: HV {r['trace'][-1][1]:.4f}, {r['trials']} trials {r['counts']}, "
+                    f"{r['wall_s']:.0f} s",
+                    flush=True,
+                )
+    runs = _read(jsonl)
+    summary = summarize(runs)
+    summary["settings"] = {
+        "task": "mnist1d MLP",
+        "max_epochs": args.max_epochs,
+        "eta": 3,
+        "min_step": 1,
+        "reference": reference().tolist(),
+        "syne_tune": "not installed: not compared",
+    }
+    (RESULTS / "multifidelity.json").write_text(json.dumps({"summary": summary, "runs": runs}, indent=1))
+    plot(runs, RESULTS / "multifidelity.png")
+    print(table(summary))
+
+
+def _read(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
+
+
+if __name__ == "__main__":
+    main()

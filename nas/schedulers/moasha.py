@@ -1,0 +1,66 @@
+"""Multi-objective ASHA (after Schmucker et al., 2021), stopping variant.
+
+Rungs sit at ``min_step * eta**k`` below ``max_step``. When a trial reports a rung step,
+it is ranked among every trial that reached that rung so far (itself included): by
+non-dominated sorting, ties within a level broken by larger crowding distance, then by
+earlier arrival (:func:`nas.schedulers._rank.rank_order`). It continues when it is in the
+top ``floor(n / eta)`` of those ``n`` trials, or while fewer than ``eta`` have reached the
+rung (too few to judge); otherwise it stops. Steps that are not rungs decide nothing.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from nas.schedulers._rank import rank_order
+from nas.schedulers.base import Peers, Scheduler, SchedulerOptions, register_scheduler
+
+
+class MOASHAOptions(SchedulerOptions):
+    min_step: int = Field(default=1, ge=1, description="the first rung (e.g. epoch 1)")
+    max_step: int = Field(ge=1, description="the last step a trial runs to (its full fidelity)")
+    eta: int = Field(default=3, ge=2, description="rung spacing and promotion ratio: the top 1/eta continue")
+
+    @model_validator(mode="after")
+    def _has_a_rung(self) -> MOASHAOptions:
+        if self.min_step >= self.max_step:
+            raise ValueError(
+                f"min_step={self.min_step} >= max_step={self.max_step} makes no rung: "
+                "give min_step < max_step (rungs are min_step * eta**k below max_step)"
+            )
+        return self
+
+
+def rungs(min_step: int, max_step: int, eta: int) -> list[int]:
+    """The decision steps ``min_step * eta**k`` strictly below ``max_step``."""
+    out, r = [], min_step
+    while r < max_step:
+        out.append(r)
+        r *= eta
+    return out
+
+
+def promoted(order: list[int], me: int, n: int, eta: int) -> bool:
+    """Whether row ``me`` continues: fewer than ``eta`` rows, or it is in the first ``n // eta``."""
+    return n < eta or me in order[: n // eta]
+
+
+@register_scheduler("moasha")
+class MOASHA(Scheduler):
+    Options = MOASHAOptions
+
+    @property
+    def rungs(self) -> list[int]:
+        c = self.config
+        return rungs(c.min_step, c.max_step, c.eta)
+
+    def decide(self, trial_number: int, step: int, peers: Peers) -> bool | None:
+        if step not in self.rungs:
+            return None
+        return self.rank_at_rung(trial_number, peers)
+
+    def rank_at_rung(self, trial_number: int, peers: Peers) -> bool:
+        """Continue ``trial_number`` (the last of ``peers``) at a rung reached by ``peers``."""
+        Y = self.matrix(peers)
+        me = max(i for i, (n, _) in enumerate(peers) if n == trial_number)
+        return promoted(rank_order(Y), me, len(peers), self.config.eta)

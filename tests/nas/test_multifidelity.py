@@ -1,0 +1,210 @@
+"""Multi-fidelity studies end to end: ctx.step from a custom evaluator, MO-ASHA stops,
+STOPPED trials off the front, curves in the store, kill + resume keeps every step."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from nas import create_study, load_study
+from nas.executors.local import LocalExecutor
+from nas.schedulers.moasha import rungs
+from storage import TrialState
+from tests.fixtures.curves import MAX_STEP, curve
+from tests.nas.test_schedulers import _brute_continue
+
+ROOT = Path(__file__).resolve().parents[2]
+NAS = [sys.executable, "-m", "nas.cli"]
+
+
+def _spec(name: str, evaluator: str = "curves:evaluate", trials: int = 18, scheduler: dict | None = None) -> dict:
+    spec = {
+        "name": name,
+        "space": {
+            "name": "custom",
+            "params": {"q": {"type": "float", "low": 0, "high": 1}, "w": {"type": "float", "low": 0, "high": 1}},
+            "evaluator": f"tests.fixtures.{evaluator}",
+        },
+        "objectives": [{"name": "err", "direction": "min"}, {"name": "size", "direction": "min"}],
+        "optimizer": {"name": "random", "seed": 3},
+        "budget": {"trials": trials},
+        "executor": {"name": "local"},
+    }
+    if scheduler is not False:
+        spec["scheduler"] = scheduler or {"name": "moasha", "min_step": 1, "max_step": MAX_STEP, "eta": 3}
+    return spec
+
+
+def _check_decisions(study) -> None:
+    """Every stored decision equals the brute-force one for the reports stored before it."""
+    arrivals: dict[int, list] = {}
+    rows = []
+    for t in study.trials():
+        for s in study.store.steps(t.id):
+            rows.append((s.created_at, t.number, s))
+    for _, number, s in sorted(rows, key=lambda r: (r[0], r[1])):
+        if s.step not in rungs(1, MAX_STEP, 3):
+            assert s.decision is None
+            continue
+        arrivals.setdefault(s.step, []).append([s.values["err"], s.values["size"]])
+        want = _brute_continue(arrivals[s.step], 3)
+        assert s.decision == ("continue" if want else "stop"), (number, s)
+
+
+def test_moasha_study_stops_trials_that_never_reach_the_front(tmp_path, study_name):
+    study = create_study(_spec(study_name), storage=f"sqlite:///{tmp_path}/mf.db")
+    study.optimize(executor=LocalExecutor(isolate=False))
+    trials = study.trials()
+    stopped = [t for t in trials if t.state == TrialState.STOPPED]
+    done = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert stopped and done and len(trials) == 18 and study.used() == 18
+    assert all(t.last_step == MAX_STEP for t in done)
+    for t in stopped:
+        assert t.last_step in (1, 3) and t.values == curve(t.params, t.last_step) and not t.is_pareto
+        assert [s.step for s in study.store.steps(t.id)] == list(range(1, t.last_step + 1))
+        assert study.store.steps(t.id)[-1].decision == "stop"
+    assert {t.number for t in study.pareto_front()} <= {t.number for t in done}
+    _check_decisions(study)
+
+
+def test_without_a_scheduler_steps_are_stored_and_every_trial_completes(tmp_path, study_name):
+    study = create_study(_spec(study_name, trials=3, scheduler=False), storage=f"sqlite:///{tmp_path}/n.db")
+    study.optimize(executor=LocalExecutor(isolate=False))
+    assert [t.state for t in study.trials()] == [TrialState.COMPLETE] * 3
+    (t, *_) = study.trials()
+    assert t.values == curve(t.params, MAX_STEP) and len(study.store.steps(t.id)) == MAX_STEP
+
+
+def test_one_argument_evaluators_keep_working(tmp_path, study_name):
+    study = create_study(_spec(study_name, "curves:one_argument", trials=2), storage=f"sqlite:///{tmp_path}/o.db")
+    study.optimize(executor=LocalExecutor(isolate=False))
+    assert [t.state for t in study.trials()] == [TrialState.COMPLETE] * 2
+    assert all(t.last_step is None for t in study.trials())
+
+
+def test_an_evaluator_ignoring_a_stop_still_ends_stopped_at_that_step(tmp_path, study_name):
+    study = create_study(_spec(study_name, "curves:ignores_stop"), storage=f"sqlite:///{tmp_path}/i.db")
+    study.optimize(executor=LocalExecutor(isolate=False))
+    stopped = study.trials(TrialState.STOPPED)
+    assert stopped and all(t.values == curve(t.params, t.last_step) for t in stopped)
+    assert all(study.store.steps(t.id)[-1].decision == "stop" for t in stopped)
+
+
+def test_a_step_going_backwards_fails_its_trial_naming_it_and_keeps_the_stored_step(tmp_path, study_name):
+    study = create_study(_spec(study_name, "curves:backwards", trials=1), storage=f"sqlite:///{tmp_path}/b.db")
+    study.optimize(executor=LocalExecutor(isolate=False))
+    (t,) = study.trials()
+    assert t.state == TrialState.FAILED and "step 1 goes backwards (step 2 is already stored)" in t.error
+    assert [s.step for s in study.store.steps(t.id)] == [2]
+
+
+def test_the_local_executor_runs_steps_in_its_child_process(tmp_path, study_name):
+    study = create_study(_spec(study_name, trials=6), storage=f"sqlite:///{tmp_path}/c.db")
+    study.optimize()  # the spec's executor: local, one child process
+    states = {t.state for t in study.trials()}
+    assert states <= {TrialState.COMPLETE, TrialState.STOPPED} and TrialState.STOPPED in states
+    _check_decisions(study)
+
+
+def test_kill_and_resume_keeps_every_step_and_its_decision(tmp_path, study_name):
+    url = f"sqlite:///{tmp_path}/k.db"
+    spec = _spec(study_name, "curves:slow", trials=10)
+    spec["lease"] = {"heartbeat_s": 0.2, "grace_s": 1.0}
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(spec))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [*NAS, "run", "s.yaml", "--storage", url, "--quiet"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        try:
+            if len(load_study(study_name, url).trials(["COMPLETE", "STOPPED"])) >= 3:
+                break
+        except Exception:
+            continue
+    else:
+        pytest.fail("the run finished no 3 trials in time: nothing to kill")
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver and its trial process, mid-trial
+    proc.wait(timeout=30)
+    study = load_study(study_name, url)
+    before = {t.number: [s.to_json() for s in study.store.steps(t.id)] for t in study.trials()}
+    time.sleep(1.5)  # past the lease's grace
+    p = subprocess.run(
+        [*NAS, "resume", study_name, "--storage", url, "--quiet"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert p.returncode == 0, p.stderr[-2000:]
+    after = {t.number: [s.to_json() for s in study.store.steps(t.id)] for t in study.trials()}
+    assert all(after[n][: len(steps)] == steps for n, steps in before.items())
+    assert study.used() == 10 and not study.trials(["RUNNING", "PENDING"])
+    _check_decisions(study)
+
+
+def test_cli_trials_shows_last_step_and_steps_prints_the_curve(tmp_path, study_name, capsys):
+    from nas.cli import main
+
+    url = f"sqlite:///{tmp_path}/cli.db"
+    study = create_study(_spec(study_name, trials=9), storage=url)
+    study.optimize(executor=LocalExecutor(isolate=False))
+
+    def run(*args):
+        capsys.readouterr()
+        assert main([*args, "--storage", url]) == 0
+        return capsys.readouterr().out
+
+    rows = json.loads(run("trials", study_name, "--format", "json"))
+    assert {r["state"] for r in rows} == {"COMPLETE", "STOPPED"}
+    assert all(r["last_step"] == (MAX_STEP if r["state"] == "COMPLETE" else r["last_step"]) for r in rows)
+    table = run("trials", study_name)
+    assert "STOPPED" in table and "step" in table
+    assert json.loads(run("trials", study_name, "--state", "stopped", "--format", "json"))
+    front = {r["number"] for r in json.loads(run("pareto", study_name, "--format", "json"))}
+    assert front and all(r["state"] == "COMPLETE" for r in rows if r["number"] in front)
+    stopped = next(r for r in rows if r["state"] == "STOPPED")
+    curve_rows = json.loads(run("steps", study_name, str(stopped["number"]), "--format", "json"))
+    assert [c["step"] for c in curve_rows] == list(range(1, stopped["last_step"] + 1))
+    assert curve_rows[-1]["decision"] == "stop"
+    assert "decision" in run("steps", study_name, str(stopped["number"]))
+    assert main(["steps", study_name, "99", "--storage", url]) == 2
+    assert "has no trial number 99" in capsys.readouterr().err
+
+
+def test_mobo_fits_only_full_fidelity_trials_but_never_reproposes_a_stopped_one():
+    import numpy as np
+
+    from nas.optimizers import Problem, make_optimizer
+    from nas.optimizers.mobo import training_data
+    from search_spaces.base import Objective
+    from search_spaces.params import Float
+    from storage import Trial
+
+    params = {"q": Float(0.0, 1.0), "w": Float(0.0, 1.0)}
+    problem = Problem(params, [Objective("err", "min"), Objective("size", "min")], [])
+    opt = make_optimizer("mobo", problem, seed=0, n_initial=4)
+    first = opt.propose([], [], 4, np.random.default_rng(0))
+    done = Trial(0, 0, TrialState.COMPLETE, first[0], curve(first[0], MAX_STEP))
+    stopped = [
+        Trial(i, i, TrialState.STOPPED, c, curve(c, 1), {"stopped_at_step": 1})
+        for i, c in enumerate(first[1:], start=1)
+    ]
+    assert len(training_data(problem, [done, *stopped]).X) == 1
+    nxt = opt.propose([done, *stopped], [], 2, np.random.default_rng(1))  # fewer than 2 fit points: Sobol
+    assert not {tuple(sorted(c.items())) for c in nxt} & {tuple(sorted(c.items())) for c in first}
