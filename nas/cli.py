@@ -252,8 +252,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_resume(args: argparse.Namespace) -> int:
     from nas.study import load_study
 
-    study = load_study(args.name, storage=args.storage, readonly=True)  # refuses a missing database
-    study = load_study(args.name, storage=args.storage)
+    study = load_study(args.name, storage=args.storage)  # never creates a missing database
     if args.trial_timeout is not None:
         study.spec.trial_timeout_s = args.trial_timeout
     _check_runnable(study.spec, study.space, args)

@@ -389,8 +389,9 @@ def create_study(spec: dict[str, Any] | StudySpec, storage: str | None = None) -
 def load_study(name: str, storage: str | None = None, *, readonly: bool = False) -> Study:
     """Open a stored study by name (cheap: builds no search space until one is needed).
 
-    ``readonly`` opens the store without ever creating or changing a database."""
-    store = Store(storage, readonly=readonly)
+    Never creates a database (a missing SQLite file is :class:`storage.NoDatabaseError`);
+    ``readonly`` also never changes one."""
+    store = Store(storage, readonly=readonly, must_exist=True)
     info = store.get_study(name)
     spec = parse_spec(json.loads(info.spec_json))
     spec.budget.trials = info.budget

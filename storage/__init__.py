@@ -7,6 +7,7 @@ from storage.engine import DEFAULT_URL, StorageURLError, resolve_url
 from storage.migrate import HEAD, SchemaError, upgrade
 from storage.records import ObjectiveInfo, StudyInfo, StudySummary, Trial, TrialState, TrialStep
 from storage.store import (
+    NoDatabaseError,
     StepError,
     Store,
     StoreError,
@@ -18,6 +19,7 @@ from storage.store import (
 __all__ = [
     "DEFAULT_URL",
     "HEAD",
+    "NoDatabaseError",
     "ObjectiveInfo",
     "SchemaError",
     "StepError",

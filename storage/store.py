@@ -69,12 +69,13 @@ def utcnow() -> datetime:
 class Store:
     """SQL store for studies and trials; ``url`` defaults to ``NAS_STORAGE`` or ./nas.db."""
 
-    def __init__(self, url: str | None = None, *, readonly: bool = False) -> None:
+    def __init__(self, url: str | None = None, *, readonly: bool = False, must_exist: bool = False) -> None:
         """Open the store; ``readonly`` never creates or changes a database (read commands):
-        a missing SQLite file or a database without our schema raises :class:`NoDatabaseError`."""
+        a missing SQLite file or a database without our schema raises :class:`NoDatabaseError`.
+        ``must_exist`` refuses a missing SQLite file but may write (opening a stored study)."""
         self.url = resolve_url(url)
         self.readonly = readonly
-        if readonly:
+        if readonly or must_exist:
             path = sqlite_path(self.url)
             if path and not os.path.isfile(path):
                 raise NoDatabaseError(f"no database at {path!r}: nothing is stored there yet "

@@ -107,8 +107,10 @@ def test_unknown_studies_are_404_and_names_never_reach_sql_as_text(server: Serve
 def test_stop_then_resume_finishes_exactly_the_budget(server: Server, study_name: str) -> None:
     with server.client() as c:
         assert c.post("/studies", json=slow_spec(study_name, trials=14)).status_code == 201
+        deadline = time.monotonic() + 120
         while c.get(f"/studies/{study_name}").json()["complete"] < 3:
-            pass
+            assert time.monotonic() < deadline, "no 3 trials completed in 120 s"
+            time.sleep(0.1)
         assert c.post(f"/studies/{study_name}/stop").status_code == 202
         stopped = wait_state(c, study_name, {"stopped", "complete"})
         assert stopped["state"] == "stopped" and 3 <= stopped["complete"] < 14
