@@ -87,10 +87,6 @@ def evaluate_trial(study: Study, trial: Trial) -> Trial:
         except Exception as e:
             spent = {"eval_s": time.perf_counter() - t0}
             return _tell_safely(study, trial, error=error_summary(e), metrics=spent)
-        except SystemExit as e:  # sys.exit() in an evaluator ends its trial, never the run
-            spent = {"eval_s": time.perf_counter() - t0}
-            msg = f"{error_summary(e)}\nthe evaluator called sys.exit({e.code!r}); its trial fails, the study goes on"
-            return _tell_safely(study, trial, error=msg, metrics=spent)
     metrics = {**ev.metrics, "eval_s": time.perf_counter() - t0}
     if ev.artifacts:
         metrics["artifacts"] = ev.artifacts

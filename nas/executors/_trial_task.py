@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import sys
+from contextlib import suppress
 from typing import TYPE_CHECKING
 
 from nas import _workers
@@ -70,6 +71,15 @@ def cached_study(url: str, name: str, study_id: int | None = None) -> Study:
     return cached
 
 
+def _fail_exited(url: str, name: str, trial_id: int, e: SystemExit, study_id: int) -> None:
+    """Fail a trial whose evaluator called ``sys.exit()``. Only here, in our own worker
+    process: in a Ray worker a SystemExit is also how Ray ends a worker whose job died, and
+    that trial must stay RUNNING for the reaper to re-queue."""
+    msg = f"{error_summary(e)}\nthe evaluator called sys.exit({e.code!r}); its trial fails, the study goes on"
+    with suppress(TrialStateError):  # already finished or reaped
+        cached_study(url, name, study_id).store.fail_trial(trial_id, msg)
+
+
 def main() -> None:
     url = os.environ.pop(URL_ENV)  # the evaluator's own subprocesses need not see it
     name, study_id, paths = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
@@ -81,7 +91,10 @@ def main() -> None:
     answer.flush()
     for line in sys.stdin:
         tid = int(line)
-        run_trial(url, name, tid, paths, study_id)
+        try:
+            run_trial(url, name, tid, paths, study_id)
+        except SystemExit as e:  # the evaluator's sys.exit() ends its trial, not this worker
+            _fail_exited(url, name, tid, e, study_id)
         answer.write(f"{tid}\n")
         answer.flush()
 
