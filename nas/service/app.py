@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from nas.service import dashboard, routes
+from nas.service.fastpath import CachedReads
 from nas.service.runs import RayUnavailableError, RunConflictError
 from nas.service.security import GuardMiddleware
 from nas.service.service import RequestError, Service, spec_error_detail
@@ -43,6 +44,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     app.include_router(routes.router)
     app.include_router(dashboard.router)
     _error_handlers(app)
+    app.add_middleware(CachedReads, serve=svc.reads.cache.serve)  # inside the guard: added first
     app.add_middleware(GuardMiddleware, settings=settings)
     return app
 

@@ -2,64 +2,24 @@
 
 A study's front, CSV and hypervolume history are cached per study for ``ttl`` seconds and
 dropped as soon as this server records one of its trials, so a study run here is always
-read fresh and one run elsewhere (the CLI) lags by at most ``ttl``.
+read fresh and one run elsewhere (the CLI) lags by at most ``ttl`` plus one refresh
+(:mod:`nas.service.cache`).
 """
 
 from __future__ import annotations
 
 import io
 import json
-import threading
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from nas import _workers
+from nas.service.cache import TTLCache
 from nas.service.runs import Runner, open_study
 from nas.study import Study
 from storage import Store, StudyInfo, Trial, TrialState
 
 STATES = ("running", "stopping", "complete", "stopped", "failed", "interrupted")
-
-
-class TTLCache:
-    """``get(key, compute)`` with expiry; ``drop(name)`` forgets one study's entries.
-
-    Single flight: when an entry expires, one caller recomputes it and the others that
-    arrive meanwhile wait for that result instead of all reading the store at once.
-    """
-
-    def __init__(self, ttl: float) -> None:
-        self.ttl = ttl
-        self._data: dict[tuple[str, ...], tuple[float, Any]] = {}
-        self._lock = threading.Lock()
-        self._key_locks: dict[tuple[str, ...], threading.Lock] = {}
-
-    def get(self, key: tuple[str, ...], compute: Callable[[], Any]) -> Any:
-        hit = self.peek(key)
-        if hit is not None:
-            return hit
-        with self._lock:
-            key_lock = self._key_locks.setdefault(key, threading.Lock())
-        with key_lock:
-            hit = self.peek(key)  # computed by the caller we waited for
-            if hit is not None:
-                return hit
-            value = compute()
-            with self._lock:
-                self._data[key] = (time.monotonic() + self.ttl, value)
-            return value
-
-    def peek(self, key: tuple[str, ...]) -> Any:
-        """The cached value while fresh, else None (computes nothing)."""
-        hit = self._data.get(key)
-        return hit[1] if hit is not None and hit[0] > time.monotonic() else None
-
-    def drop(self, name: str) -> None:
-        with self._lock:
-            for k in [k for k in self._data if k[0] == name]:
-                del self._data[k]
 
 
 # ---- pure serializers -------------------------------------------------------------------

@@ -182,3 +182,41 @@ def test_importance_is_served_and_refused_below_the_trials_it_needs(server: Serv
         assert r.status_code == 200, r.text
         (report,) = r.json()
         assert report == study.importance("f1", samples=4, trees=16, base=128)[0].to_json()
+
+
+def test_cached_pareto_reads_equal_the_apps_and_follow_writes_made_elsewhere(storage_url: str, study_name: str) -> None:
+    """Repeated Pareto reads are answered from the cache before FastAPI's routing: the same
+    bytes and headers as the app's own answer, and trials told by another process (here
+    another Study over the same store) show within the TTL plus one background refresh."""
+    from nas import create_study
+
+    study = create_study(zdt_spec(study_name, trials=12), storage=storage_url)
+
+    def tell(n: int) -> None:
+        for t in study.ask(n):
+            study.tell(t, values={"f1": t.params["x0"], "f2": 1 - t.params["x0"]})
+
+    tell(4)
+    with ThreadServer(settings_for(storage_url, cache_ttl_s=0.3)) as s, s.client(token=None) as c:
+        for params in ({}, {"format": "json"}, {"format": "csv"}):
+            first, again = (c.get(f"/studies/{study_name}/pareto", params=params) for _ in range(2))
+            assert first.status_code == again.status_code == 200
+            assert again.content == first.content and again.headers["content-type"] == first.headers["content-type"]
+        assert len(c.get(f"/studies/{study_name}/pareto").json()) == 4  # f1 + f2 = 1: all on the front
+        tell(4)
+        end = time.monotonic() + 10
+        while len(c.get(f"/studies/{study_name}/pareto").json()) != 8:
+            assert time.monotonic() < end, "the front told elsewhere never showed"
+            time.sleep(0.05)
+        assert c.get(f"/studies/{study_name}/pareto", params={"format": "xml"}).status_code == 422
+
+
+def test_cached_pareto_reads_still_need_the_token_off_loopback(storage_url: str, study_name: str) -> None:
+    from nas import create_study
+
+    create_study(zdt_spec(study_name, trials=2), storage=storage_url)
+    with ThreadServer(settings_for(storage_url, host="0.0.0.0")) as s:
+        with s.client() as c:
+            assert c.get(f"/studies/{study_name}/pareto").status_code == 200  # now cached
+        with s.client(token=None) as c:
+            assert c.get(f"/studies/{study_name}/pareto").status_code == 401
