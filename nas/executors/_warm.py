@@ -34,6 +34,7 @@ class WarmPool:
         self.handed_out = study.handed_out  # shared: an interrupt releases the warm start's trial too
         self.lost = False
         self._stop = threading.Event()
+        self._ready = threading.Semaphore(0)  # one release per process up (or failed to start)
         self._finished: list[int] = []
         self._lock = threading.Lock()
         self._threads = [
@@ -43,6 +44,13 @@ class WarmPool:
     def start(self) -> None:
         for t in self._threads:
             t.start()
+
+    def wait_ready(self, timeout: float) -> int:
+        """Wait until every process has started (or failed to), at most ``timeout`` s; how many did."""
+        deadline, n = time.monotonic() + timeout, 0
+        while n < len(self._threads) and self._ready.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            n += 1
+        return n
 
     def stop(self) -> None:
         self._stop.set()
@@ -67,7 +75,10 @@ class WarmPool:
     def _loop(self) -> None:
         from nas.study import load_study
 
-        child = TrialProcess(self.url, self.name, self.study_id, import_paths())
+        try:
+            child = TrialProcess(self.url, self.name, self.study_id, import_paths())
+        finally:
+            self._ready.release()
         try:
             if not child.ready:
                 return

@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
@@ -109,11 +109,19 @@ def _import_trial_code(paths: list[str], hold_s: float) -> int:
     return os.getpid()
 
 
-def prewarm_workers(n: int, hold_s: float = 0.5, timeout_s: float = 60.0) -> None:
+def prewarm_workers(
+    n: int, hold_s: float = 0.5, timeout_s: float = 60.0, give_up: Callable[[], bool] | None = None
+) -> None:
     """Start ``n`` Ray worker processes with the trial code imported, so the first trials
-    handed to Ray run at once instead of waiting for a worker process to boot."""
+    handed to Ray run at once instead of waiting for a worker process to boot.
+
+    Waits at most ``timeout_s``, and stops waiting as soon as ``give_up()`` is true (the warm
+    start has run the whole study: Ray's workers, which run at Ray's default niceness, may not
+    get the CPU to boot while it works)."""
     from nas.executors.base import import_paths
 
     task = ray.remote(num_cpus=1, max_retries=0)(_import_trial_code)
-    refs = [task.remote(import_paths(), hold_s) for _ in range(max(1, n))]
-    ray.wait(refs, num_returns=len(refs), timeout=timeout_s)
+    pending = [task.remote(import_paths(), hold_s) for _ in range(max(1, n))]
+    deadline = time.monotonic() + timeout_s
+    while pending and time.monotonic() < deadline and not (give_up and give_up()):
+        _, pending = ray.wait(pending, num_returns=len(pending), timeout=0.2)
