@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from proxies.hessian import hutchinson_traces, layer_weights
+from proxies.hessian import hutchinson_traces, layer_weights, model_trace
 from search_spaces import make_space
 from search_spaces.hawq import HawqSpace
 from search_spaces.hawq.allocate import checked_allocation
@@ -43,9 +43,10 @@ def time_ours(model: nn.Module, batch: tuple, n_probes: int) -> float:
 
 
 def time_pyhessian(model: nn.Module, batch: tuple, n_probes: int) -> float:
-    """Seconds for the same per-layer traces with PyHessian's public pieces: its ``hessian``
-    object (gradient graph) and ``hessian_vector_product``, one probe at a time, then the
-    per-layer products ``v_iᵀ(Hv)_i`` of the weight tensors (as the HAWQ repositories do)."""
+    """Seconds for the same per-layer traces with PyHessian's public pieces, doing the same
+    work as ours: its ``hessian`` object (the gradient graph), then per probe one
+    ``hessian_vector_product`` restricted to the layer weights (the parameters ours probes)
+    and the per-layer products ``v_iᵀ(Hv)_i`` (as the HAWQ repositories do)."""
     from pyhessian import hessian
     from pyhessian.utils import group_product, hessian_vector_product
 
@@ -54,29 +55,68 @@ def time_pyhessian(model: nn.Module, batch: tuple, n_probes: int) -> float:
     h = hessian(model, CE, data=batch, cuda=False)
     weight_ids = {id(w) for w in layer_weights(model).values()}
     keep = [i for i, p in enumerate(h.params) if id(p) in weight_ids]
+    params, grads = [h.params[i] for i in keep], [h.gradsH[i] for i in keep]
     sums = [0.0] * len(keep)
     for _ in range(n_probes):
-        v = [torch.randint_like(p, high=2) * 2 - 1 for p in h.params]
-        hv = hessian_vector_product(h.gradsH, h.params, v)
-        for j, i in enumerate(keep):
-            sums[j] += group_product([hv[i]], [v[i]]).item()
+        v = [torch.randint_like(p, high=2) * 2 - 1 for p in params]
+        hv = hessian_vector_product(grads, params, v)
+        for j in range(len(keep)):
+            sums[j] += group_product([hv[j]], [v[j]]).item()
     elapsed = time.perf_counter() - start
     model.zero_grad(set_to_none=True)  # drop the graph PyHessian left in .grad
     return elapsed
 
 
-def speed(space: HawqSpace, n_probes: int, repeats: int) -> dict[str, Any]:
-    """Median time ratio ours / PyHessian on the built-in model and its first training batch."""
-    model, batch = space.task.model, space.task.train[0]
-    time_ours(model, batch, 4), time_pyhessian(model, batch, 4)  # warm up both paths
+def time_ours_model(model: nn.Module, batch: tuple, n_probes: int) -> float:
+    """Seconds for the whole model's trace (every parameter) with our estimator."""
+    start = time.perf_counter()
+    model_trace(model, CE, [batch], max_iter=n_probes, min_iter=n_probes, tol=1e-12)
+    return time.perf_counter() - start
+
+
+def time_pyhessian_model(model: nn.Module, batch: tuple, n_probes: int) -> float:
+    """Seconds for PyHessian's own ``hessian(model, criterion, data).trace()`` with the same
+    number of probes (``tol=0``: it never stops early on a positive trace; checked)."""
+    from pyhessian import hessian
+
+    model.zero_grad(set_to_none=True)
+    start = time.perf_counter()
+    samples = hessian(model, CE, data=batch, cuda=False).trace(maxIter=n_probes, tol=0.0)
+    elapsed = time.perf_counter() - start
+    model.zero_grad(set_to_none=True)
+    if len(samples) != n_probes:
+        raise RuntimeError(f"PyHessian stopped after {len(samples)} of {n_probes} probes: not equal work")
+    return elapsed
+
+
+def _compare(ours_fn: Any, theirs_fn: Any, model: nn.Module, batch: tuple, n_probes: int,
+             repeats: int) -> dict[str, Any]:
+    ours_fn(model, batch, 8), theirs_fn(model, batch, 8)  # warm up both paths
     ours, theirs = [], []
     for _ in range(repeats):  # interleaved so machine load hits both alike
-        ours.append(time_ours(model, batch, n_probes))
-        theirs.append(time_pyhessian(model, batch, n_probes))
+        ours.append(ours_fn(model, batch, n_probes))
+        theirs.append(theirs_fn(model, batch, n_probes))
     mo, mt = statistics.median(ours), statistics.median(theirs)
-    return {"model": space.settings.task, "batch": len(batch[1]), "probes": n_probes,
-            "repeats": repeats, "ours_s": mo, "pyhessian_s": mt, "ratio": mo / mt,
-            "ours_all_s": ours, "pyhessian_all_s": theirs}
+    return {"ours_s": mo, "pyhessian_s": mt, "ratio": mo / mt, "ours_all_s": ours, "pyhessian_all_s": theirs}
+
+
+def speed(space: HawqSpace, n_probes: int, repeats: int) -> dict[str, Any]:
+    """Median times ours / PyHessian on the built-in model and its first training batch:
+    per-layer traces (equal-work loop) and the whole model's trace (PyHessian's ``trace()``)."""
+    model, batch = space.task.model, space.task.train[0]
+    return {"model": space.settings.task, "batch": len(batch[1]), "probes": n_probes, "repeats": repeats,
+            "per_layer": _compare(time_ours, time_pyhessian, model, batch, n_probes, repeats),
+            "whole_model": _compare(time_ours_model, time_pyhessian_model, model, batch, n_probes, repeats)}
+
+
+def speed_markdown(s: dict[str, Any]) -> list[str]:
+    lines = ["| measure | ours | PyHessian | ratio ours / PyHessian |", "|---|---|---|---|"]
+    for key, what in (("per_layer", "per-layer traces (PyHessian: an equal-work loop over its helpers)"),
+                      ("whole_model", "whole-model trace (PyHessian: `hessian(...).trace()`)")):
+        r = s[key]
+        lines.append(f"| {what}, {s['model']} CNN, batch {s['batch']}, {s['probes']} probes (median of "
+                     f"{s['repeats']}) | {r['ours_s']:.3f} s | {r['pyhessian_s']:.3f} s | {r['ratio']:.2f} |")
+    return lines
 
 
 def quality(space: HawqSpace, uniform_bits: Sequence[int]) -> list[dict[str, Any]]:
@@ -187,11 +227,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
 
 
 def markdown(result: dict[str, Any]) -> str:
-    s = result["speed"]
-    lines = ["| measure | ours | PyHessian | ratio (goal ≤ 1.0) |", "|---|---|---|---|",
-             f"| per-layer traces, {s['model']} CNN, batch {s['batch']}, {s['probes']} probes "
-             f"(median of {s['repeats']}) | {s['ours_s']:.3f} s | {s['pyhessian_s']:.3f} s | "
-             f"{s['ratio']:.2f} |", "",
+    lines = [*speed_markdown(result["speed"]), "",
              "| seed | uniform bits | size MB | uniform acc | ILP Ω-optimum bits | its acc "
              "| checked pick bits | pick acc | pick − uniform (test images ± s.e.) |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -244,9 +280,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--optimizer", default="mobo", help="optimizer of the hawq study")
     ap.add_argument("--task", default="digits", choices=["digits", "mnist1d"],
                     help="built-in task; results go to hawq.json (digits) or hawq-<task>.json")
+    ap.add_argument("--speed-only", action="store_true",
+                    help="only the trace timings, to benchmarks/results/hawq-speed.json")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore", message="Using backward\\(\\) with create_graph=True")
+    if args.speed_only:
+        return _speed_only(args)
     spaces = {seed: make_space("hawq", {"seed": seed, "task": args.task}) for seed in args.seeds}
     result: dict[str, Any] = {"torch": torch.__version__, "threads": 1,
                               "speed": speed(spaces[args.seeds[0]], args.probes, args.repeats),
@@ -263,6 +303,15 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     (RESULTS / f"{stem}.json").write_text(json.dumps(result, indent=2))
     plot(result, RESULTS / f"{stem}.png")
     print(markdown(result))
+    return result
+
+
+def _speed_only(args: argparse.Namespace) -> dict[str, Any]:
+    space = make_space("hawq", {"seed": args.seeds[0], "task": args.task})
+    result = {"torch": torch.__version__, "threads": 1, "speed": speed(space, args.probes, args.repeats)}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "hawq-speed.json").write_text(json.dumps(result, indent=2))
+    print("\n".join(speed_markdown(result["speed"])))
     return result
 
 

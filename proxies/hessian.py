@@ -117,9 +117,32 @@ def hutchinson_traces(model: nn.Module, criterion: Criterion, batches: Sequence[
     ``vectorize`` runs a step's products at once through vmap: faster on some models
     (MLPs), slower on others (small CNNs on CPU), so it is off by default.
     """
-    _check_estimator_args(batches, max_iter, min_iter, tol, probes_per_step)
     weights = layer_weights(model, layers)
-    params = list(weights.values())
+    samples = _hutchinson_samples(model, criterion, batches, list(weights.values()), max_iter=max_iter,
+                                  min_iter=min_iter, tol=tol, probes_per_step=probes_per_step,
+                                  vectorize=vectorize, seed=seed)
+    return _estimates(list(weights), samples)
+
+
+def model_trace(model: nn.Module, criterion: Criterion, batches: Sequence[Batch], *, max_iter: int = 200,
+                min_iter: int = 16, tol: float = 1e-2, probes_per_step: int = 8, seed: int = 0) -> TraceEstimate:
+    """Hutchinson estimate of the trace of the whole model's Hessian (every parameter that
+    requires a gradient, biases and norms included): each probe's sample is ``vᵀHv`` over
+    all of them. Sampling and stopping as in :func:`hutchinson_traces`, on the total."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise HessianError("the model has no parameter that requires a gradient")
+    samples = _hutchinson_samples(model, criterion, batches, params, max_iter=max_iter, min_iter=min_iter,
+                                  tol=tol, probes_per_step=probes_per_step, vectorize=False, seed=seed,
+                                  total=True)
+    return _estimates(["model"], samples)["model"]
+
+
+def _hutchinson_samples(model: nn.Module, criterion: Criterion, batches: Sequence[Batch],
+                        params: Sequence[Tensor], *, max_iter: int, min_iter: int, tol: float,
+                        probes_per_step: int, vectorize: bool, seed: int, total: bool = False) -> Tensor:
+    """The ``n x L`` matrix of samples ``v_iᵀ (H v)_i`` (``n x 1``, their sum, when ``total``)."""
+    _check_estimator_args(batches, max_iter, min_iter, tol, probes_per_step)
     gen = torch.Generator().manual_seed(seed)
     samples: list[Tensor] = []  # each k x L
     n_batches = len(batches)
@@ -128,11 +151,12 @@ def hutchinson_traces(model: nn.Module, criterion: Criterion, batches: Sequence[
         while n < max_iter or step % n_batches:
             if grads is None or n_batches > 1:
                 grads = loss_gradients(batch_loss(model, criterion, batches[step % n_batches]), params)
-            samples.append(_probe_samples(grads, params, probes_per_step, gen, vectorize))
+            step_samples = _probe_samples(grads, params, probes_per_step, gen, vectorize)
+            samples.append(step_samples.sum(1, keepdim=True) if total else step_samples)
             n, step = n + probes_per_step, step + 1
             if step % n_batches == 0 and n >= min_iter and _converged(torch.cat(samples), tol):
                 break
-    return _estimates(list(weights), torch.cat(samples))
+    return torch.cat(samples)
 
 
 def _probe_samples(grads: Sequence[Tensor], params: Sequence[Tensor], k: int,

@@ -14,6 +14,7 @@ from proxies.hessian import (
     hvp,
     layer_weights,
     loss_gradients,
+    model_trace,
     top_eigenvalues,
 )
 from search_spaces.tasks.threads import torch_threads
@@ -62,6 +63,24 @@ def test_hutchinson_layer_traces_match_exact_hessian_within_4_standard_errors():
     for name, e in est.items():
         assert e.n >= 480
         assert abs(e.mean - exact[name]) <= 4 * e.stderr, (name, e, exact[name])
+
+
+def test_whole_model_trace_matches_the_exact_hessian_of_every_parameter():
+    model, batches = _mlp(), _batches()
+    names = [n for n, _ in model.named_parameters()]  # weights and biases
+
+    def loss(*ps: torch.Tensor) -> torch.Tensor:
+        params = dict(zip(names, ps, strict=True))
+        return sum(CE(functional_call(model, params, (x,)), y) for x, y in batches) / len(batches)
+
+    H = torch.autograd.functional.hessian(loss, tuple(p.detach() for p in model.parameters()))
+    named = list(model.named_parameters())
+    blocks = {n: float(H[i][i].reshape(p.numel(), p.numel()).trace()) for i, (n, p) in enumerate(named)}
+    exact = sum(blocks.values())
+    est = model_trace(model, CE, batches, max_iter=480, tol=1e-9, seed=3)
+    assert est.n >= 480 and abs(est.mean - exact) <= 4 * est.stderr, (est, exact)
+    weights_only = sum(v for n, v in blocks.items() if n.endswith("weight"))
+    assert abs(exact - weights_only) > 4 * est.stderr  # an estimate that skipped the biases would fail
 
 
 def test_hutchinson_stops_at_relative_tolerance_before_max_iter():
