@@ -163,7 +163,16 @@ class SearchResult:
 def search(net: SearchNet, x: Tensor, y: Tensor, s: SearchSettings, seed: int) -> SearchResult:
     """Alternate, batch by batch, a weight step on one half of ``x`` (cross-entropy of the
     sampled network) and an architecture step on the other half (cross-entropy plus
-    ``cost_weight`` times the cost loss); return the most likely network."""
+    ``cost_weight`` times the cost loss); return the most likely network.
+
+    Runs with oneDNN (mkldnn) convolutions off: with one thread, torch 2.13's oneDNN
+    convolution backward corrupted the heap on this search's toy network ("corrupted
+    double-linked list", then an abort), and the native kernels compute the same thing."""
+    with torch.backends.mkldnn.flags(enabled=False):
+        return _search(net, x, y, s, seed)
+
+
+def _search(net: SearchNet, x: Tensor, y: Tensor, s: SearchSettings, seed: int) -> SearchResult:
     g, cand = net.geometry, net.candidates
     target = s.target * flops(full_arch(g), g)
     gen = torch.Generator().manual_seed(seed)
