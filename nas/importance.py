@@ -3,8 +3,9 @@
 Pure functions from encoded trials (``n x d`` arrays in the optimizer's encoding,
 :mod:`nas.optimizers._encode`) to first-order (S1) and total (ST) indices with intervals:
 
-* ``sobol``: one GP fitted as ``mobo`` fits it (:func:`nas.optimizers._gp.build_gp`, a
-  categorical kernel for categorical columns). ``samples`` posterior functions are drawn:
+* ``sobol``: one GP built as ``mobo`` builds it (:func:`nas.optimizers._gp.build_gp`, a
+  categorical kernel for categorical columns) with an additive term per input added to its
+  kernel (:func:`additive_kernel`; ``mobo`` itself is unchanged). ``samples`` posterior functions are drawn:
   each is sampled jointly at ``anchors`` quasi-random points and extended elsewhere by the
   GP's conditional mean given the trials and those values (a kriging interpolant, which
   understates variation between anchors). Each function gets its own scrambled Saltelli
