@@ -2,8 +2,9 @@
 
 Ishigami (a=7, b=0.1) with a fourth input the function ignores, at 300 scrambled-Sobol
 points, over 10 seeds: every index within 0.05, the ignored input under 0.02, and the 95%
-intervals covering the analytic values. The G-function's 8 inputs ranked exactly; mixed
-parameters (int, categorical, log float) through a stored study and the CLI.
+interval of every index covering its analytic value in at least 9 of 10 seeds. The
+G-function's 8 inputs ranked exactly; mixed parameters (int, categorical, log float)
+through a stored study and the CLI; the additive kernel against botorch's own kernels.
 """
 
 from __future__ import annotations
@@ -77,14 +78,41 @@ def test_intervals_cover_analytic_values_in_nine_of_ten_seeds(ishigami_runs):
         hi = np.array([p.s1.high for p in r.params] + [p.st.high for p in r.params]) + 5e-4
         truth = np.concatenate([ISHIGAMI_S1, ISHIGAMI_ST])
         covered += (lo <= truth) & (truth <= hi)
-    assert covered.sum() >= 0.9 * covered.size * 10, covered
-    assert covered.min() >= 8, covered  # per index; see the README for the per-index numbers
+    assert covered.min() >= 9, covered  # every index, S1 and ST of each input, in 9 of 10 seeds
 
 
 def test_interactions_name_the_parameters_that_interact(ishigami_runs):
     # Ishigami's only interaction is x0·x2 (ST - S1 = 0.244 for both).
     for r in ishigami_runs:
         assert {p.name for p in r.top_interactions(k=2)} == {"x0", "x2"}
+
+
+def test_main_effects_kernel_is_the_sum_of_botorchs_one_column_kernels():
+    from botorch.models.kernels.categorical import CategoricalKernel
+    from gpytorch.kernels import RBFKernel, ScaleKernel
+
+    from nas._main_effects import MainEffectsKernel
+
+    torch.manual_seed(0)
+    cat = [False, True, False]
+    x1 = torch.rand(7, 3, dtype=torch.double)
+    x2 = torch.rand(5, 3, dtype=torch.double)
+    x1[:, 1], x2[:, 1] = torch.randint(0, 3, (7,)), torch.randint(0, 3, (5,))
+    ours = MainEffectsKernel(cat).to(torch.double)
+    ours.lengthscale = torch.tensor([[0.3, 0.7, 1.9]], dtype=torch.double)
+    ours.raw_outputscale.data = torch.tensor([0.1, -1.0, 2.0], dtype=torch.double)
+    want = torch.zeros(7, 5, dtype=torch.double)
+    for j in range(3):
+        base = CategoricalKernel(active_dims=[j]) if cat[j] else RBFKernel(active_dims=[j])
+        k = ScaleKernel(base).to(torch.double)
+        k.base_kernel.lengthscale = ours.lengthscale[0, j]
+        k.outputscale = ours.outputscale[j]
+        want += k(x1, x2).to_dense().detach()
+    with torch.no_grad():
+        assert torch.allclose(ours(x1, x2).to_dense(), want, atol=1e-12)
+        diag = ours(x1, x1, diag=True)
+        assert torch.allclose(diag, torch.full((7,), float(ours.outputscale.sum()), dtype=torch.double))
+    assert torch.allclose(ours(x1, x2).to_dense().detach(), want, atol=1e-12)  # with autograd on
 
 
 def test_g_function_ranks_its_eight_inputs_exactly():
