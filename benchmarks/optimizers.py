@@ -11,6 +11,13 @@ so a partial run keeps what finished) and ``optimizers.png``; a markdown table i
     .venv/bin/python -m benchmarks.optimizers --seeds 5 --evals 60 --workers 2
     .venv/bin/python -m benchmarks.optimizers --summarize   # table + plot from the .jsonl
     .venv/bin/python -m benchmarks.optimizers --forget mobo,mobo-b1   # after changing mobo
+    .venv/bin/python -m benchmarks.optimizers --proposal-time   # mobo vs GPSampler, per space type
+
+``--proposal-time`` replays one random history per space type (the README's ``custom``
+mixed space, the 6x5 NAS cell with two and three objectives) and times one proposal of
+``mobo`` and of GPSampler at each of 20, 30, ..., 100 observations, taking turns; then
+each method's first proposal in a fresh process. Results:
+``benchmarks/results/optimizers-proposal.json``.
 """
 
 from __future__ import annotations
