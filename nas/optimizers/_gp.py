@@ -12,6 +12,9 @@ of the data alone (never of the cache's state), so a fresh process gives the sam
   starts from the latest anchor's hyperparameters and runs at most ``warm_maxiter``
   iterations. Anchor fits are cached by a hash of their data, so a live study pays for one
   cold fit per 1.5× growth and a resumed one for one more.
+* **One model for the objectives.** The outputs observed on every trial (the objectives,
+  and constraints never missing) are one batched GP: independent hyperparameters per
+  output, one L-BFGS run and one posterior call for all of them.
 """
 
 from __future__ import annotations
