@@ -11,6 +11,13 @@ so a partial run keeps what finished) and ``optimizers.png``; a markdown table i
     .venv/bin/python -m benchmarks.optimizers --seeds 5 --evals 60 --workers 2
     .venv/bin/python -m benchmarks.optimizers --summarize   # table + plot from the .jsonl
     .venv/bin/python -m benchmarks.optimizers --forget mobo,mobo-b1   # after changing mobo
+    .venv/bin/python -m benchmarks.optimizers --proposal-time   # mobo vs GPSampler, per space type
+
+``--proposal-time`` replays one random history per space type (the README's ``custom``
+mixed space, the 6x5 NAS cell with two and three objectives) and times one proposal of
+``mobo`` and of GPSampler at each of 20, 30, ..., 100 observations, taking turns; then
+each method's first proposal in a fresh process. Results:
+``benchmarks/results/optimizers-proposal.json``.
 """
 
 from __future__ import annotations
@@ -73,14 +80,39 @@ class Bench:
         return np.array([o.ref for o in self.objectives], dtype=float)
 
 
+_LATENCY = {"none": 0.0, "skip": 0.1, "conv1x1": 0.4, "conv3x3": 1.0, "avgpool": 0.3}
+_CUSTOM_OPS = {"conv3": (0.0, 1.0), "conv5": (0.02, 2.8), "skip": (0.12, 0.05)}  # accuracy loss, params
+
+
+def nas_cell3(config: dict[str, Any]) -> dict[str, float]:
+    """:func:`nas_cell` plus a latency: the sum of the operations' latencies."""
+    return nas_cell(config) | {"latency": sum(_LATENCY[config[f"e{i}{j}"]] for i, j in NAS_EDGES)}
+
+
+def custom_model(config: dict[str, Any]) -> dict[str, float]:
+    """The README's ``custom`` example as a closed form: accuracy peaks at ``lr = 1e-3``
+    and grows with depth (saturating), the operation trades accuracy for parameters."""
+    loss, size = _CUSTOM_OPS[config["op"]]
+    depth = 1 - math.exp(-config["layers"] / 4)
+    acc = 0.95 * depth - 0.04 * (math.log10(config["lr"]) + 3) ** 2 - loss
+    return {"acc": acc, "params": size * config["layers"]}
+
+
 def make_bench(name: str) -> Bench:
     from search_spaces.base import Objective, make_space
-    from search_spaces.params import Categorical
+    from search_spaces.params import Categorical, Float, Int
 
-    if name == "nascell":
+    if name in ("nascell", "nascell3"):
         params = {f"e{i}{j}": Categorical(NAS_OPS) for i, j in NAS_EDGES}
         objs = [Objective("error", "min", 1.0), Objective("cost", "min", 60.0)]
+        if name == "nascell3":
+            return Bench(name, params, [*objs, Objective("latency", "min", 6.5)], nas_cell3)
         return Bench(name, params, objs, nas_cell)
+    if name == "custom":
+        params = {"lr": Float(1e-5, 1e-1, log=True), "layers": Int(2, 12),
+                  "op": Categorical(tuple(_CUSTOM_OPS))}
+        return Bench(name, params, [Objective("acc", "max", 0.0), Objective("params", "min", 40.0)],
+                     custom_model)
     options = {"problem": name} | ({"dim": 6} if name in ("zdt1", "zdt2", "dtlz2") else {})
     space = make_space("synthetic", options)
     return Bench(name, space.params, space.objectives, lambda c: space.evaluate(c, None).values)
@@ -225,6 +257,153 @@ def time_one(method: str, n_obs: int, repeats: int = 3,
     return {"kind": "timing", "method": method, "n_obs": n_obs, "seconds": float(np.median(times))}
 
 
+# --- proposal time on a fixed history (``--proposal-time``)
+
+PROPOSAL_SPACES = {"custom": "mixed", "nascell": "categorical", "nascell3": "categorical"}
+PROPOSAL_OBS = tuple(range(20, 101, 10))
+FIRST_OBS = (8, 20, 100)  # the first model-based proposal of a fresh study, resumed ones
+
+
+def random_history(bench: Bench, n: int, seed: int) -> tuple[list[dict[str, Any]], list[list[float]]]:
+    """``n`` uniformly random configurations (log-uniform where ``log``) and their values."""
+    from search_spaces.params import Categorical, Float
+
+    rng = np.random.default_rng(seed)
+    configs = []
+    for _ in range(n):
+        c: dict[str, Any] = {}
+        for k, p in bench.params.items():
+            if isinstance(p, Categorical):
+                c[k] = p.choices[int(rng.integers(len(p.choices)))]
+            elif isinstance(p, Float):
+                c[k] = float(np.exp(rng.uniform(math.log(p.low), math.log(p.high))) if p.log
+                             else rng.uniform(p.low, p.high))
+            else:
+                c[k] = int(rng.integers(p.low, p.high + 1))
+        configs.append(c)
+    return configs, [[bench.evaluate(c)[o.name] for o in bench.objectives] for c in configs]
+
+
+class _Proposer:
+    """One method proposing one point at a time on a history it is handed: ``mobo`` through
+    ``propose``, GPSampler through ``ask`` on a study holding the same trials (each asked
+    trial is told FAIL, which GPSampler ignores, so the history stays the same)."""
+
+    def __init__(self, method: str, bench: Bench, seed: int) -> None:
+        import optuna
+
+        from nas.optimizers.base import Problem, make_optimizer
+
+        self.method, self.bench, self.n = method, bench, 0
+        self.dists = distributions(bench.params)
+        if method == "mobo":
+            self.opt = make_optimizer("mobo", Problem(bench.params, bench.objectives), seed=seed)
+            self.rng = np.random.default_rng(seed)
+        else:
+            self.study = optuna.create_study(
+                directions=["minimize" if o.direction == "min" else "maximize" for o in bench.objectives],
+                sampler=optuna_sampler(method, seed))
+
+    def time(self, configs: list[dict[str, Any]], rows: list[list[float]]) -> float:
+        """Seconds for one proposal with the first ``len(configs)`` observations."""
+        import optuna
+
+        from nas.trial import Trial, TrialState
+
+        if self.method == "mobo":
+            names = [o.name for o in self.bench.objectives]
+            hist = [Trial(id=i, number=i, state=TrialState.COMPLETE, params=c,
+                          values=dict(zip(names, y, strict=True)))
+                    for i, (c, y) in enumerate(zip(configs, rows, strict=True))]
+            t0 = time.perf_counter()
+            self.opt.propose(hist, [], 1, self.rng)
+            return time.perf_counter() - t0
+        self.study.add_trials([optuna.trial.create_trial(params=c, distributions=self.dists, values=y)
+                               for c, y in zip(configs[self.n:], rows[self.n:], strict=True)])
+        self.n = len(configs)
+        t0 = time.perf_counter()
+        trial = self.study.ask(self.dists)
+        seconds = time.perf_counter() - t0
+        self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        return seconds
+
+
+def proposal_times(space: str, methods: list[str], seed: int = 0) -> dict[str, Any]:
+    """A live study replayed: at each of ``PROPOSAL_OBS`` observations every method
+    proposes once (methods take turns, so both see the same contention)."""
+    import optuna
+    import torch
+
+    torch.set_num_threads(1)
+    warnings.simplefilter("ignore")
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    bench = make_bench(space)
+    configs, rows = random_history(bench, max(PROPOSAL_OBS), seed)
+    proposers = [_Proposer(m, bench, seed) for m in methods]
+    proposers[0].time(configs[: PROPOSAL_OBS[0] - 1], rows[: PROPOSAL_OBS[0] - 1])  # warm-up, untimed
+    proposers[1].time(configs[: PROPOSAL_OBS[0] - 1], rows[: PROPOSAL_OBS[0] - 1])
+    seconds: dict[str, list[float]] = {m: [] for m in methods}
+    for n in PROPOSAL_OBS:
+        for p in proposers:
+            seconds[p.method].append(p.time(configs[:n], rows[:n]))
+    return {"kind": "proposal", "space": space, "seed": seed, "obs": list(PROPOSAL_OBS), "seconds": seconds}
+
+
+def first_proposal(space: str, method: str, seed: int = 0) -> dict[str, Any]:
+    """Seconds of a fresh optimizer's first proposal (imports and history outside the
+    clock) at each of ``FIRST_OBS`` observations; the first in a fresh process too."""
+    import optuna
+    import torch
+
+    torch.set_num_threads(1)
+    warnings.simplefilter("ignore")
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    bench = make_bench(space)
+    configs, rows = random_history(bench, max(FIRST_OBS), seed)
+    seconds = [_Proposer(method, bench, seed).time(configs[:n], rows[:n]) for n in FIRST_OBS]
+    return {"kind": "first", "space": space, "method": method, "seed": seed, "obs": list(FIRST_OBS),
+            "seconds": seconds}
+
+
+def proposal_table(records: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
+    """Median and max seconds per space and observation band, ``mobo`` against GPSampler."""
+    summary: dict[str, Any] = {}
+    lines = ["| space | type | obs | mobo median | mobo max | GPSampler median | GPSampler max | ratio |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in (r for r in records if r["kind"] == "proposal"):
+        obs = np.array(r["obs"])
+        for lo, hi in ((20, 40), (50, 70), (80, 100), (20, 100)):
+            sel = (obs >= lo) & (obs <= hi)
+            row = {m: (float(np.median(np.array(v)[sel])), float(np.max(np.array(v)[sel])))
+                   for m, v in r["seconds"].items()}
+            ratio = row["mobo"][0] / row["gp"][0]
+            summary.setdefault(r["space"], {})[f"{lo}-{hi}"] = row | {"ratio": ratio}
+            lines.append(f"| {r['space']} | {PROPOSAL_SPACES[r['space']]} | {lo}–{hi} | "
+                         f"{row['mobo'][0]:.2f} | {row['mobo'][1]:.2f} | {row['gp'][0]:.2f} | "
+                         f"{row['gp'][1]:.2f} | {ratio:.2f} |")
+    lines += ["", "First proposal of a fresh optimizer, in a fresh process (seconds):", "",
+              "| space | method | " + " | ".join(f"{n} obs" for n in FIRST_OBS) + " |",
+              "|---|---|" + "---|" * len(FIRST_OBS)]
+    for r in (r for r in records if r["kind"] == "first"):
+        summary.setdefault(r["space"], {}).setdefault("first", {})[r["method"]] = r["seconds"]
+        lines.append(f"| {r['space']} | {r['method']} | " + " | ".join(f"{s:.2f}" for s in r["seconds"]) + " |")
+    return summary, "\n".join(lines)
+
+
+def run_proposal_benchmark(out: Path, seed: int) -> None:
+    """Each job in its own fresh process, one at a time."""
+    jobs = [(proposal_times, (space, ["mobo", "gp"], seed)) for space in PROPOSAL_SPACES]
+    jobs += [(first_proposal, (space, m, seed)) for space in PROPOSAL_SPACES for m in ("mobo", "gp")]
+    records = []
+    for fn, args in jobs:
+        with ProcessPoolExecutor(1, max_tasks_per_child=1) as pool:
+            records.append(pool.submit(fn, *args).result())
+        print(json.dumps(records[-1]), flush=True)
+    summary, table = proposal_table(records)
+    (out / "optimizers-proposal.json").write_text(json.dumps({"summary": summary, "records": records}, indent=1))
+    print(table)
+
+
 def _job(args: tuple[str, ...]) -> dict[str, Any]:
     options = json.loads(args[-1])
     if args[0] == "run":
@@ -336,8 +515,14 @@ def main() -> None:
     ap.add_argument("--summarize", action="store_true", help="only rebuild table and plot")
     ap.add_argument("--mobo-options", default="{}", type=json.loads,
                     help="JSON options for mobo (experiments: pair with their own --out)")
+    ap.add_argument("--proposal-time", action="store_true", help="only the proposal-time table: "
+                    "mobo against GPSampler on one history per space type "
+                    "(results/optimizers-proposal.json)")
     a = ap.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
+    if a.proposal_time:
+        run_proposal_benchmark(a.out, 0)
+        return
     jsonl = a.out / "optimizers.jsonl"
     if a.fresh and jsonl.exists():
         jsonl.unlink()

@@ -31,8 +31,11 @@ L-BFGS-B for at most ``acq_maxiter`` iterations of at most three line-search ste
 as many acquisition calls as its slowest restart needs: bounding iterations and line
 searches bounds the calls (at most ``1 + acq_maxiter·(LBFGS_MAXLS + 1)`` per point), and a
 restart whose line search gives up keeps its point rather than the whole step starting
-over. Refits are bounded as
-:mod:`._gp` says: a cold fit only at anchor sizes, else ``warm_maxiter`` iterations.
+over. In mixed spaces ``optimize_acqf_mixed_alternating`` gets the same ``acq_maxiter``
+for its relaxed start and each continuous step, and at most
+:data:`._acqf.MIXED_ALTERNATIONS` alternations per point. Refits are bounded as
+:mod:`._gp` says: a cold fit only at anchor sizes, else ``warm_maxiter`` iterations; the
+objectives' GPs are one batched model, fitted by one L-BFGS run.
 """
 
 from __future__ import annotations
