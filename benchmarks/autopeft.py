@@ -1,6 +1,6 @@
 """AutoPEFT benchmark (not a test): a ``mobo`` study's Pareto front against fixed PEFT baselines.
 
-    NAS_CACHE_DIR=/work/cache nice -n 10 .venv/bin/python -m benchmarks.autopeft [--trials 12]
+    NAS_CACHE_DIR=/work/cache nice -n 10 .venv/bin/python -m benchmarks.autopeft [--trials 40]
 
 Every run, searched or fixed, trains on the same BBC News split with the space's default
 budget (MiniLM-L6, ``max_length`` 32, half an epoch = 21 steps of 32 articles, one thread).
@@ -103,8 +103,22 @@ def run_baselines(space: AutopeftSpace) -> list[dict[str, Any]]:
     return rows
 
 
-def search_study(trials: int, n_initial: int, seed: int) -> dict[str, Any]:
-    """A real ``autopeft`` study with ``mobo`` (defaults, local executor, temporary SQLite)."""
+SAME_RUN = ("model", "task", "max_length", "epochs", "lr", "full_ft_lr", "batch_size", "seed", "threads", "n_test")
+
+
+def reused_baselines(path: Path, settings: dict[str, Any]) -> list[dict[str, Any]]:
+    """The baselines of an earlier run, if it trained them exactly as this run would."""
+    earlier = json.loads(path.read_text())
+    was = earlier["settings"]
+    differ = {k: (was.get(k), settings[k]) for k in SAME_RUN if was.get(k) != settings[k]}
+    if differ:
+        raise SystemExit(f"--baselines-from {path}: its settings differ from this run's (earlier, now): {differ}")
+    print(f"fixed baselines reused from {path} (same settings)", flush=True)
+    return earlier["baselines"]
+
+
+def search_study(trials: int, n_initial: int, seed: int, store: Path | None = None) -> dict[str, Any]:
+    """A real ``autopeft`` study with ``mobo`` (defaults, local executor, SQLite; temporary unless ``store``)."""
     from nas import create_study
 
     spec = {
@@ -114,7 +128,7 @@ def search_study(trials: int, n_initial: int, seed: int) -> dict[str, Any]:
         "budget": {"trials": trials},
         "executor": {"name": "local"},
     }
-    url = f"sqlite:///{tempfile.mkdtemp()}/autopeft.db"
+    url = f"sqlite:///{store or Path(tempfile.mkdtemp()) / 'autopeft.db'}"
     print(f"  study store: {url}", flush=True)
     study = create_study(spec, storage=url)
     start = time.perf_counter()
@@ -245,7 +259,7 @@ def _describe(params: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--trials", type=int, default=12)
+    ap.add_argument("--trials", type=int, default=40)
     ap.add_argument("--n-initial", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=RESULTS / "autopeft.json")
@@ -255,6 +269,14 @@ def main(argv: list[str] | None = None) -> None:
         help="finish from a run's baselines JSON (--out) and its study store (printed when the "
         "study starts): redraws the plot, and marks the result partial if the study stopped early",
     )
+    ap.add_argument(
+        "--baselines-from",
+        type=Path,
+        metavar="JSON",
+        help="reuse the fixed baselines of an earlier run of this script instead of retraining them; "
+        "refused unless its model, task, budget, learning rates and seed equal this run's",
+    )
+    ap.add_argument("--store", type=Path, help="the study's SQLite file (default: a temporary one)")
     args = ap.parse_args(argv)
     if args.summarise:
         return summarise(args.summarise, args.out)
@@ -279,11 +301,15 @@ def main(argv: list[str] | None = None) -> None:
         },
     }
     start, cpu = time.perf_counter(), time.process_time()
-    print("fixed baselines", flush=True)
-    result["baselines"] = run_baselines(space)
+    if args.baselines_from:
+        result["baselines"] = reused_baselines(args.baselines_from, result["settings"])
+        result["baselines_from"] = str(args.baselines_from)
+    else:
+        print("fixed baselines", flush=True)
+        result["baselines"] = run_baselines(space)
     _write(args.out, result)
     print(f"mobo study, {args.trials} trials", flush=True)
-    result["search"] = search_study(args.trials, args.n_initial, args.seed)
+    result["search"] = search_study(args.trials, args.n_initial, args.seed, args.store)
     result["wall_s"] = time.perf_counter() - start
     result["cpu_s"] = time.process_time() - cpu  # the shared machine's load stretches wall time
     finish(result, args.out)
