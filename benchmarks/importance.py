@@ -19,7 +19,7 @@ and ST values (Sobol methods only) and of the ST rank correlation.
 layers by ST of ``accuracy`` with the per-layer Hessian report (Ω at the lowest width and
 the average trace Tr(H)/n), by Spearman correlation.
 
-    PYTHONPATH=. .venv/bin/python benchmarks/importance.py --seeds 3 --hawq 120
+    .venv/bin/python -m benchmarks.importance --seeds 5   # as a module: benchmarks/storage.py would shadow storage
 """
 
 from __future__ import annotations
@@ -235,12 +235,44 @@ def _one_layer_drops(sp: Any, layers: list[str], low: int, high: int) -> list[fl
     return [base - sp.measure({**dict.fromkeys(layers, high), n: low}, sp.task.val)[0] for n in layers]
 
 
+def ishigami_check(seeds: int = 10, n: int = 300) -> dict[str, Any]:
+    """The test's Ishigami check, with its margins: a fourth input the function ignores,
+    ``n`` scrambled-Sobol points, N = 512, 8 posterior functions, ``seeds`` seeds."""
+    p = ishigami()
+    s1_true, st_true = np.append(p.s1, 0.0), np.append(p.st, 0.0)
+    params = {f"x{j}": Float(0.0, 1.0) for j in range(4)}
+    err, ignored_high, covered = 0.0, 0.0, np.zeros(8, dtype=int)
+    for seed in range(seeds):
+        u = qmc.Sobol(4, scramble=True, seed=seed).random(n)
+        r = importance(u, p.f(p.low + (p.high - p.low) * u), params, "y", "sobol", Settings(seed=seed, **_TEST))
+        s1, st = np.array([q.s1.value for q in r.params]), np.array([q.st.value for q in r.params])
+        err = max(err, float(np.abs(np.r_[s1 - s1_true, st - st_true]).max()))
+        ignored_high = max(ignored_high, r.params[3].s1.high, r.params[3].st.high)
+        ivs = [q.s1 for q in r.params] + [q.st for q in r.params]
+        truth = np.r_[s1_true, st_true]
+        covered += [iv.low - 5e-4 <= t <= iv.high + 5e-4 for iv, t in zip(ivs, truth, strict=True)]
+    return {
+        "seeds": seeds,
+        "points": n,
+        "max_abs_error": err,
+        "ignored_max_high": ignored_high,
+        "covered_per_index": covered.tolist(),
+        "index_order": "S1 x1..x4, ST x1..x4",
+    }
+
+
+_TEST = {"base": 512, "samples": 8, "anchors": 512}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--budgets", type=int, nargs="+", default=list(BUDGETS))
     ap.add_argument("--hawq", type=int, default=0, help="trials of the hawq study (0: skip)")
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument(
+        "--ishigami-check", action="store_true", help="also the test's Ishigami check (10 seeds, 300 points)"
+    )
     args = ap.parse_args()
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore")
@@ -265,6 +297,9 @@ def main() -> None:
                 flush=True,
             )
             _write(result, args.out)
+    if args.ishigami_check:
+        result["ishigami_check"] = ishigami_check()
+        print("ishigami check", json.dumps(result["ishigami_check"]), flush=True)
     if args.hawq:
         result["hawq"] = hawq_rank_correlation(args.hawq, 0)
         print("hawq", json.dumps(result["hawq"]), flush=True)

@@ -3,9 +3,9 @@
 Pure functions from encoded trials (``n x d`` arrays in the optimizer's encoding,
 :mod:`nas.optimizers._encode`) to first-order (S1) and total (ST) indices with intervals:
 
-* ``sobol``: one GP built as ``mobo`` builds it (:func:`nas.optimizers._gp.build_gp`, a
-  categorical kernel for categorical columns) with an additive term per input added to its
-  kernel (:func:`additive_kernel`; ``mobo`` itself is unchanged). ``samples`` posterior functions are drawn:
+* ``sobol``: one GP built as ``mobo`` builds it (:func:`nas.optimizers._gp.build_gp`: same
+  encoding, transforms and likelihood) but with an ANOVA kernel, a factor ``1 + w_j k_j`` per
+  input (:func:`anova_kernel`; ``mobo`` itself is unchanged). ``samples`` posterior functions are drawn:
   each is sampled jointly at ``anchors`` quasi-random points and extended elsewhere by the
   GP's conditional mean given the trials and those values (a kriging interpolant, which
   understates variation between anchors). Each function gets its own scrambled Saltelli
@@ -180,11 +180,11 @@ def summarize(samples: np.ndarray, conf: float) -> list[Interval]:
 
 
 def fit_gp(X: np.ndarray, y: np.ndarray, params: dict[str, Param], seed: int = 0) -> SingleTaskGP:
-    """The GP ``mobo`` would fit to these trials (same encoding, transforms, likelihood and
-    kernel), with that kernel widened by an additive part (:func:`additive_kernel`), its
-    marginal likelihood maximised from short lengthscales and little noise. (From the
-    priors' default start the fit reached a lower likelihood on Ishigami and the G-function,
-    at 100 and 300 points, and took up to 6x longer.)"""
+    """The GP ``mobo`` would fit to these trials (same encoding, transforms and likelihood)
+    with the ANOVA kernel (:func:`anova_kernel`), its marginal likelihood maximised from short
+    lengthscales and little noise. (With the earlier kernels, the priors' default start
+    reached a lower likelihood on Ishigami and the G-function and took up to 6x longer, and
+    starts at lengthscale 0.5 and 1.5 a lower one on the G-function at 100 points.)"""
     import torch
 
     from nas.optimizers._encode import categorical_dims
@@ -193,28 +193,31 @@ def fit_gp(X: np.ndarray, y: np.ndarray, params: dict[str, Param], seed: int = 0
     Xt = torch.as_tensor(X, dtype=torch.double)
     yt = torch.as_tensor(np.asarray(y, dtype=float).reshape(-1, 1), dtype=torch.double)
     model = build_gp(Xt, yt, list(categorical_dims(params)))
-    model.covar_module = additive_kernel(model.covar_module, params)
+    model.covar_module = anova_kernel(params)
     _short_start(model)
     _fit_mll(model, seed)
     return model.eval()
 
 
-def additive_kernel(full: Any, params: dict[str, Param]) -> Any:
-    """``Σ_j σ_j² k_j(x_j, x_j') + σ² k(x, x')``: :class:`MainEffectsKernel` plus ``mobo``'s
-    full kernel ``k`` with its own scale.
+def anova_kernel(params: dict[str, Param]) -> Any:
+    """``σ² Π_j (1 + w_j k_j(x_j, x_j'))`` (:class:`~nas._anova_kernel.AnovaKernel`) in place
+    of ``mobo``'s ARD product kernel.
 
-    Sobol indices split a function's variance into main effects and interactions; with the
-    full (product) kernel alone, a GP fitted to ~100 points reverts towards its mean between
+    Sobol indices split a function's variance into main effects and interactions. With
+    ``mobo``'s kernel alone, a GP fitted to ~100 points reverts towards its mean between
     trials along every short-lengthscale input at once, which reads as interactions the
     function does not have (on Ishigami it gave x2, a pure main effect, ST 0.56 for 0.44).
-    The additive part lets the fit carry main effects without them."""
+    An additive term per input beside that kernel fixed the main effects but still left
+    weak inputs of a product (the G-function's a = 10, 15, 25) with spurious variance; the
+    ANOVA kernel has a main-effect and an interaction term for every subset of inputs and
+    one weight per input that switches all of an input's terms off together."""
     import torch
     from gpytorch.kernels import ScaleKernel
 
-    from nas._main_effects import MainEffectsKernel
+    from nas._anova_kernel import AnovaKernel
 
     cat = [isinstance(p, Categorical) for p in params.values()]
-    return MainEffectsKernel(cat).to(torch.double) + ScaleKernel(full).to(torch.double)
+    return ScaleKernel(AnovaKernel(cat)).to(torch.double)
 
 
 def _short_start(model: SingleTaskGP) -> None:
@@ -236,7 +239,7 @@ def _fit_mll(model: SingleTaskGP, seed: int, maxiter: int = 200) -> float:
         torch.manual_seed(seed)
         # Every warning accepted: botorch would otherwise refit up to 4 more times from
         # hyperparameters drawn from the priors (minutes on the G-function, 100 points);
-        # the two starts of fit_gp are the restarts.
+        # fit_gp makes one start, from short lengthscales.
         fit_gpytorch_mll(
             mll, optimizer_kwargs={"options": {"maxiter": maxiter}}, warning_handler=lambda w: True
         )

@@ -4,7 +4,7 @@ Ishigami (a=7, b=0.1) with a fourth input the function ignores, at 300 scrambled
 points, over 10 seeds: every index within 0.05, the ignored input under 0.02, and the 95%
 interval of every index covering its analytic value in at least 9 of 10 seeds. The
 G-function's 8 inputs ranked exactly; mixed parameters (int, categorical, log float)
-through a stored study and the CLI; the additive kernel against botorch's own kernels.
+through a stored study and the CLI; the ANOVA kernel against botorch's own kernels.
 """
 
 from __future__ import annotations
@@ -87,31 +87,40 @@ def test_interactions_name_the_parameters_that_interact(ishigami_runs):
         assert {p.name for p in r.top_interactions(k=2)} == {"x0", "x2"}
 
 
-def test_main_effects_kernel_is_the_sum_of_botorchs_one_column_kernels():
-    from botorch.models.kernels.categorical import CategoricalKernel
-    from gpytorch.kernels import RBFKernel, ScaleKernel
+def test_anova_kernel_is_the_product_of_one_plus_botorchs_one_column_kernels():
+    from itertools import combinations
 
-    from nas._main_effects import MainEffectsKernel
+    from botorch.models.kernels.categorical import CategoricalKernel
+    from gpytorch.kernels import RBFKernel
+
+    from nas._anova_kernel import AnovaKernel
 
     torch.manual_seed(0)
     cat = [False, True, False]
     x1 = torch.rand(7, 3, dtype=torch.double)
     x2 = torch.rand(5, 3, dtype=torch.double)
     x1[:, 1], x2[:, 1] = torch.randint(0, 3, (7,)), torch.randint(0, 3, (5,))
-    ours = MainEffectsKernel(cat).to(torch.double)
+    ours = AnovaKernel(cat).to(torch.double)
     ours.lengthscale = torch.tensor([[0.3, 0.7, 1.9]], dtype=torch.double)
-    ours.raw_outputscale.data = torch.tensor([0.1, -1.0, 2.0], dtype=torch.double)
-    want = torch.zeros(7, 5, dtype=torch.double)
+    ours.raw_weight.data = torch.tensor([0.1, -1.0, 2.0], dtype=torch.double)
+    w = ours.weight.detach()
+    ks = []
     for j in range(3):
-        base = CategoricalKernel(active_dims=[j]) if cat[j] else RBFKernel(active_dims=[j])
-        k = ScaleKernel(base).to(torch.double)
-        k.base_kernel.lengthscale = ours.lengthscale[0, j]
-        k.outputscale = ours.outputscale[j]
-        want += k(x1, x2).to_dense().detach()
+        base = (CategoricalKernel(active_dims=[j]) if cat[j] else RBFKernel(active_dims=[j])).to(torch.double)
+        base.lengthscale = ours.lengthscale[0, j]
+        ks.append(base(x1, x2).to_dense().detach())
+    # the expansion over every subset of inputs: 1 + main effects + pairs + the triple
+    want = torch.ones(7, 5, dtype=torch.double)
+    for size in (1, 2, 3):
+        for subset in combinations(range(3), size):
+            term = torch.ones(7, 5, dtype=torch.double)
+            for j in subset:
+                term = term * w[j] * ks[j]
+            want += term
     with torch.no_grad():
         assert torch.allclose(ours(x1, x2).to_dense(), want, atol=1e-12)
         diag = ours(x1, x1, diag=True)
-        assert torch.allclose(diag, torch.full((7,), float(ours.outputscale.sum()), dtype=torch.double))
+        assert torch.allclose(diag, torch.full((7,), float(torch.prod(1 + w)), dtype=torch.double))
     assert torch.allclose(ours(x1, x2).to_dense().detach(), want, atol=1e-12)  # with autograd on
 
 
