@@ -8,9 +8,12 @@ until ``--epochs`` training epochs have been spent in all. Methods: full-fidelit
 ``random`` and ``mobo``; ``moasha+random`` and ``moasha+mobo`` (MO-ASHA, min_step 1,
 eta 3). The hypervolume is that of the COMPLETE (full-fidelity) trials, against the fixed
 reference point (error 1.0, the largest model's size), after each trial, against the
-epochs spent so far. Syne Tune's MOASHA is not installed here, so it is not compared.
+epochs spent so far. ``synetune-moasha`` is Syne Tune's MOASHA scheduler (random
+configurations, its own rung decisions) around the same evaluator
+(:mod:`benchmarks._synetune_moasha`); it needs ``pip install syne-tune`` and is skipped,
+with a message, where that is missing.
 
-    nice -n 10 .venv/bin/python -m benchmarks.multifidelity --seeds 3
+    .venv/bin/python -m benchmarks.multifidelity --seeds 5
     .venv/bin/python -m benchmarks.multifidelity --summarize   # table + plot from the .jsonl
 
 Results: ``benchmarks/results/multifidelity.json`` (+ ``.jsonl`` of finished runs) and
@@ -32,7 +35,7 @@ import numpy as np
 
 RESULTS = Path(__file__).parent / "results"
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != RESULTS.parent.resolve()]
-METHODS = ["random", "moasha+random", "mobo", "moasha+mobo"]
+METHODS = ["random", "moasha+random", "mobo", "moasha+mobo", "synetune-moasha"]
 WIDTH = (8, 128)
 DEPTH = (1, 2)
 _DATA: dict[int, Any] = {}
@@ -241,6 +244,7 @@ def main() -> None:
     ap.add_argument("--max-epochs", type=int, default=9, help="epochs of one full-fidelity trial")
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--summarize", action="store_true")
+    ap.add_argument("--jsonl", type=Path, default=RESULTS / "multifidelity.jsonl", help="finished runs (appended)")
     args = ap.parse_args()
     import logging
 
@@ -249,14 +253,14 @@ def main() -> None:
     torch.set_num_threads(1)
     logging.basicConfig(level=logging.ERROR)
     RESULTS.mkdir(exist_ok=True)
-    jsonl = RESULTS / "multifidelity.jsonl"
+    jsonl = args.jsonl
     if not args.summarize:
         done = {(r["method"], r["seed"]) for r in _read(jsonl)}
         for seed in range(args.seeds):
             for m in args.methods.split(","):
-                if (m, seed) in done:
+                if (m, seed) in done or not _available(m):
                     continue
-                r = run_one(m, seed, args.epochs, args.max_epochs)
+                r = _run(m, seed, args.epochs, args.max_epochs)
                 with jsonl.open("a") as f:
                     f.write(json.dumps(r) + "\n")
                 print(
@@ -272,11 +276,35 @@ def main() -> None:
         "eta": 3,
         "min_step": 1,
         "reference": reference().tolist(),
-        "syne_tune": "not installed: not compared",
+        "syne_tune": _syne_tune_version(),
     }
     (RESULTS / "multifidelity.json").write_text(json.dumps({"summary": summary, "runs": runs}, indent=1))
     plot(runs, RESULTS / "multifidelity.png")
     print(table(summary))
+
+
+def _run(method: str, seed: int, epochs: int, max_epochs: int) -> dict[str, Any]:
+    if method == "synetune-moasha":
+        from benchmarks._synetune_moasha import run
+
+        return run(seed, epochs, max_epochs)
+    return run_one(method, seed, epochs, max_epochs)
+
+
+def _syne_tune_version() -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("syne-tune")
+    except PackageNotFoundError:
+        return None
+
+
+def _available(method: str) -> bool:
+    if method == "synetune-moasha" and _syne_tune_version() is None:
+        print("synetune-moasha skipped: Syne Tune is not installed (pip install syne-tune)", flush=True)
+        return False
+    return True
 
 
 def _read(path: Path) -> list[dict[str, Any]]:
