@@ -8,7 +8,11 @@ for each FLOPs target one TAS search (the paper's settings: temperature 10 → 0
 gives a network; the uniformly scaled network with the FLOPs closest to it is built, and
 three networks are trained for ``kd_epochs`` by distillation from the unpruned one: the TAS
 network and the uniform one from scratch, and the uniform widths holding the unpruned
-filters of largest L1 norm (so L1 starts from trained weights, the others do not). Test
+filters of largest L1 norm (so L1 starts from trained weights, the others do not). A fourth
+network, ``tas_l1``, is the TAS architecture started the way L1 is (its widths holding the
+unpruned filters of largest L1 norm, its first blocks per stage), so TAS and uniform widths
+are also compared at an equal start: TAS against uniform from scratch, TAS inherited against
+L1. Test
 accuracy is reported; nothing is picked on it. Writes ``benchmarks/results/tas.json`` (after
 every target, so a cut-short run keeps what it finished) and ``tas.png``, and prints a
 markdown table of medians over seeds.
@@ -31,7 +35,8 @@ from search_spaces.tas.model import l1_pruned
 from search_spaces.tas.train import SearchSettings, accuracy
 
 RESULTS = Path(__file__).parent / "results"
-METHODS = ("tas", "uniform", "l1")
+METHODS = ("tas", "uniform", "l1", "tas_l1")
+VERSUS = (("tas", "uniform"), ("tas", "l1"), ("tas_l1", "l1"))  # (ours, peer) differences reported
 
 
 def run_one(space: TasSpace, name: str, arch: Arch, init_l1: bool) -> dict[str, Any]:
@@ -60,13 +65,14 @@ def one_target(space: TasSpace, target: float, search_epochs: int) -> list[dict[
         {**run_one(space, "tas", found.arch, False), "search_s": search_s},
         run_one(space, "uniform", uniform, False),
         run_one(space, "l1", uniform, True),
+        run_one(space, "tas_l1", found.arch, True),
     ]
     return [{**r, "target": target, "seed": space.settings.seed} for r in rows]
 
 
 def summary(runs: list[dict[str, Any]], targets: list[float]) -> list[dict[str, Any]]:
     """Per target: median test accuracy and FLOPs ratio of each method over seeds, and the
-    per-seed accuracy differences TAS − uniform and TAS − L1."""
+    per-seed accuracy differences of each pair in :data:`VERSUS`."""
     out = []
     for t in targets:
         by = {
@@ -76,28 +82,30 @@ def summary(runs: list[dict[str, Any]], targets: list[float]) -> list[dict[str, 
         if not by["tas"]:
             continue
         row: dict[str, Any] = {"target": t, "seeds": len(by["tas"])}
-        for m in METHODS:
+        for m in (m for m in METHODS if by[m]):
             row[f"{m}_test_accuracy"] = statistics.median(r["test_accuracy"] for r in by[m])
             row[f"{m}_flops_ratio"] = statistics.median(r["flops_ratio"] for r in by[m])
-        for m in ("uniform", "l1"):
-            diffs = [a["test_accuracy"] - b["test_accuracy"] for a, b in zip(by["tas"], by[m], strict=True)]
-            row[f"tas_minus_{m}_median"] = statistics.median(diffs)
-            row[f"tas_minus_{m}"] = diffs
+        for a, b in ((a, b) for a, b in VERSUS if by[a] and by[b]):
+            diffs = [x["test_accuracy"] - y["test_accuracy"] for x, y in zip(by[a], by[b], strict=True)]
+            row[f"{a}_minus_{b}_median"] = statistics.median(diffs)
+            row[f"{a}_minus_{b}"] = diffs
         out.append(row)
     return out
 
 
 def table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| FLOPs target | TAS FLOPs | TAS acc | uniform FLOPs | uniform acc | L1 acc | TAS − uniform | TAS − L1 |",
-        "|---|---|---|---|---|---|---|---|",
+        "| FLOPs target | TAS FLOPs | TAS acc | uniform FLOPs | uniform acc | L1 acc | TAS inherited acc "
+        "| TAS − uniform | TAS − L1 | TAS inherited − L1 |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['target']:.1f} | {r['tas_flops_ratio']:.3f} | {r['tas_test_accuracy']:.4f} | "
             f"{r['uniform_flops_ratio']:.3f} | {r['uniform_test_accuracy']:.4f} | "
-            f"{r['l1_test_accuracy']:.4f} | {r['tas_minus_uniform_median']:+.4f} | "
-            f"{r['tas_minus_l1_median']:+.4f} |"
+            f"{r['l1_test_accuracy']:.4f} | {r.get('tas_l1_test_accuracy', float('nan')):.4f} | "
+            f"{r['tas_minus_uniform_median']:+.4f} | {r['tas_minus_l1_median']:+.4f} | "
+            f"{r.get('tas_l1_minus_l1_median', float('nan')):+.4f} |"
         )
     return "\n".join(lines)
 
@@ -109,8 +117,10 @@ def plot(runs: list[dict[str, Any]], path: Path, task: str) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    for m, marker in zip(METHODS, "o^s", strict=True):
+    for m, marker in zip(METHODS, "o^sD", strict=True):
         pts = [(r["flops_ratio"], r["test_accuracy"]) for r in runs if r["method"] == m]
+        if not pts:
+            continue
         ax.scatter(*zip(*pts, strict=True), marker=marker, label=m, alpha=0.75)
     ax.set_xlabel("FLOPs / unpruned FLOPs")
     ax.set_ylabel("test accuracy")
