@@ -127,6 +127,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--task", default="digits", choices=["digits", "mnist1d"])
     p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--first-seed", type=int, default=0, help="seeds run are first-seed .. first-seed+seeds-1")
     p.add_argument(
         "--methods",
         type=lambda v: v.split(","),
@@ -144,14 +145,19 @@ def main() -> None:
     p.add_argument("--train-epochs", type=int, default=6)
     p.add_argument("--train-lr", type=float, default=0.1)
     p.add_argument("--out", default=str(RESULTS / "differentiable.json"))
+    p.add_argument(
+        "--merge", nargs="+", metavar="JSON", help="only merge finished runs (seed ranges run apart) into --out"
+    )
     a = p.parse_args()
+    if a.merge:
+        return merge([Path(f) for f in a.merge], Path(a.out))
     if not a.methods or set(a.methods) - set(NAMES):
         p.error(f"--methods {','.join(a.methods)}: choose from {','.join(NAMES)}")
     torch.set_num_threads(1)
     settings = {k: v for k, v in vars(a).items() if k != "out"}
     rows: list[dict[str, Any]] = []
     t0 = time.perf_counter()
-    for seed in range(a.seeds):
+    for seed in range(a.first_seed, a.first_seed + a.seeds):
         rows.append(one_seed(seed, a))
         summ = summary(rows)
         doc = {
@@ -166,6 +172,25 @@ def main() -> None:
         Path(a.out).write_text(json.dumps(doc, indent=1))
         print(f"seed {seed} done after {time.perf_counter() - t0:.0f} s", flush=True)
     print(table(rows, summary(rows)))
+
+
+def merge(parts: list[Path], out: Path) -> None:
+    """One result from runs of the same settings over different seeds (e.g. on two cores)."""
+    docs = [json.loads(f.read_text()) for f in parts]
+    same = [{k: v for k, v in d["settings"].items() if k not in ("seeds", "first_seed")} for d in docs]
+    if any(x != same[0] for x in same):
+        raise SystemExit(f"--merge: the runs' settings differ: {same}")
+    rows = sorted((r for d in docs for r in d["runs"]), key=lambda r: r["seed"])
+    doc = {**docs[0], "seeds_done": len(rows), "wall_s": sum(d["wall_s"] for d in docs), "runs": rows}
+    doc["summary"] = summary(rows)
+    doc["settings"] = {
+        **docs[0]["settings"],
+        "seeds": len(rows),
+        "first_seed": rows[0]["seed"],
+        "merged_from": len(docs),
+    }
+    out.write_text(json.dumps(doc, indent=1))
+    print(table(rows, doc["summary"]))
 
 
 if __name__ == "__main__":
