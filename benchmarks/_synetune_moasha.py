@@ -12,7 +12,6 @@ hypervolume as our own methods, so only the scheduler and the sampler differ:
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -48,7 +47,6 @@ def run(seed: int, epochs: int, max_epochs: int, eta: int = 3, min_step: int = 1
     from syne_tune.optimizer.schedulers.multiobjective.moasha import MOASHA
 
     import benchmarks.multifidelity as mf
-    from nas.pareto import hypervolume
 
     mf.MAX_EPOCHS = max_epochs
     random.seed(seed)
@@ -69,33 +67,19 @@ def run(seed: int, epochs: int, max_epochs: int, eta: int = 3, min_step: int = 1
         reduction_factor=eta,
         random_seed=seed,
     )
-    spent, trace, front, t0 = 0, [], [], time.perf_counter()
-    counts = {"COMPLETE": 0, "STOPPED": 0}
+    run = mf.Progress()
     number = 0
-    while spent < epochs:
+    while run.spent < epochs:
         suggestion = scheduler.suggest()
         trial = Trial(trial_id=number, config=suggestion.config, creation_time=datetime.now())
         scheduler.on_trial_add(trial)
         ctx = _Context(seed, number, scheduler, trial)
         values = mf.evaluate(dict(suggestion.config), ctx)
-        spent += ctx.steps
         number += 1
         if ctx.steps >= max_epochs:
             scheduler.on_trial_complete(trial, {"epoch": ctx.steps, **values})
-            counts["COMPLETE"] += 1
-            front.append([values["val_err"], values["kparams"]])
+            run.add(ctx.steps, "COMPLETE", values)
         else:
             scheduler.on_trial_remove(trial)
-            counts["STOPPED"] += 1
-        hv = hypervolume(np.array(front).reshape(-1, 2), mf.reference()) if front else 0.0
-        trace.append((spent, hv))
-    return {
-        "method": "synetune-moasha",
-        "seed": seed,
-        "epochs": epochs,
-        "max_epochs": max_epochs,
-        "trace": trace,
-        "counts": counts,
-        "trials": number,
-        "wall_s": time.perf_counter() - t0,
-    }
+            run.add(ctx.steps, "STOPPED", values)
+    return run.result("synetune-moasha", seed, epochs, max_epochs)

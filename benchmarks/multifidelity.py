@@ -122,38 +122,55 @@ def reference() -> np.ndarray:
     return np.array([1.0, n_params(WIDTH[1], DEPTH[1]) / 1000])
 
 
-def run_one(method: str, seed: int, epochs: int, max_epochs: int) -> dict[str, Any]:
-    """One study to ``epochs`` epochs spent; the hypervolume after each trial."""
-    import benchmarks.multifidelity as evaluator_module  # the module the custom space imports
-    from nas import create_study
-    from nas.pareto import hypervolume
-    from nas.runner import evaluate_trial
-    from storage import TrialState
+class Progress:
+    """One run's bookkeeping: epochs spent, trials by final state, and the hypervolume of the
+    full-fidelity front after each trial (the same for our methods and Syne Tune's)."""
 
-    evaluator_module.MAX_EPOCHS = max_epochs
-    with tempfile.TemporaryDirectory() as tmp:
-        study = create_study(spec(method, seed, max_epochs), storage=f"sqlite:///{tmp}/mf.db")
-        spent, trace, front, t0 = 0, [], [], time.perf_counter()
-        counts = {"COMPLETE": 0, "STOPPED": 0, "FAILED": 0}
-        while spent < epochs:
-            (trial,) = study.ask(1)
-            done = evaluate_trial(study, trial)
-            spent += len(study.store.steps(done.id))
-            counts[done.state.value] = counts.get(done.state.value, 0) + 1
-            if done.state == TrialState.COMPLETE and done.values:
-                front.append([done.values["val_err"], done.values["kparams"]])
-            hv = hypervolume(np.array(front).reshape(-1, 2), reference()) if front else 0.0
-            trace.append((spent, hv))
+    def __init__(self) -> None:
+        self.spent = 0
+        self.trace: list[tuple[int, float]] = []
+        self.front: list[list[float]] = []
+        self.counts = {"COMPLETE": 0, "STOPPED": 0, "FAILED": 0}
+        self.t0 = time.perf_counter()
+
+    def add(self, steps: int, state: str, values: dict[str, float] | None) -> None:
+        from nas.pareto import hypervolume
+
+        self.spent += steps
+        self.counts[state] = self.counts.get(state, 0) + 1
+        if state == "COMPLETE" and values:
+            self.front.append([values["val_err"], values["kparams"]])
+        hv = hypervolume(np.array(self.front).reshape(-1, 2), reference()) if self.front else 0.0
+        self.trace.append((self.spent, hv))
+
+    def result(self, method: str, seed: int, epochs: int, max_epochs: int) -> dict[str, Any]:
         return {
             "method": method,
             "seed": seed,
             "epochs": epochs,
             "max_epochs": max_epochs,
-            "trace": trace,
-            "counts": counts,
-            "trials": sum(counts.values()),
-            "wall_s": time.perf_counter() - t0,
+            "trace": self.trace,
+            "counts": self.counts,
+            "trials": sum(self.counts.values()),
+            "wall_s": time.perf_counter() - self.t0,
         }
+
+
+def run_one(method: str, seed: int, epochs: int, max_epochs: int) -> dict[str, Any]:
+    """One study to ``epochs`` epochs spent; the hypervolume after each trial."""
+    import benchmarks.multifidelity as evaluator_module  # the module the custom space imports
+    from nas import create_study
+    from nas.runner import evaluate_trial
+
+    evaluator_module.MAX_EPOCHS = max_epochs
+    with tempfile.TemporaryDirectory() as tmp:
+        study = create_study(spec(method, seed, max_epochs), storage=f"sqlite:///{tmp}/mf.db")
+        run = Progress()
+        while run.spent < epochs:
+            (trial,) = study.ask(1)
+            done = evaluate_trial(study, trial)
+            run.add(len(study.store.steps(done.id)), done.state.value, done.values)
+        return run.result(method, seed, epochs, max_epochs)
 
 
 def hv_at(trace: list[list[float]], e: float) -> float:
