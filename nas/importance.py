@@ -183,8 +183,7 @@ def fit_gp(X: np.ndarray, y: np.ndarray, params: dict[str, Param], seed: int = 0
     """The GP ``mobo`` would fit to these trials (same encoding, transforms and likelihood)
     with the ANOVA kernel (:func:`anova_kernel`), its marginal likelihood maximised from short
     lengthscales and little noise. (With the earlier kernels, the priors' default start
-    reached a lower likelihood on Ishigami and the G-function and took up to 6x longer, and
-    starts at lengthscale 0.5 and 1.5 a lower one on the G-function at 100 points.)"""
+    reached a lower likelihood on Ishigami and the G-function and took up to 6x longer.)"""
     import torch
 
     from nas.optimizers._encode import categorical_dims
