@@ -1,8 +1,16 @@
-"""Ray executor benchmark: scaling, per-trial overhead against Ray Tune, crash recovery.
+"""Ray executor benchmark: whole-process start, scaling, per-trial overhead against Ray Tune,
+crash recovery.
 
     .venv/bin/python benchmarks/executor.py     # writes benchmarks/results/executor.json
 
-All parts share one local Ray (2 CPUs), warmed up first so worker start-up is not counted.
+- whole process: ``nas run`` of 48 trials of a 0.5 s CPU-bound evaluation on 2 workers, as a
+  user runs it (a fresh process that starts its own local Ray and shuts it down), against a
+  plain two-process ``multiprocessing`` pool (spawn) doing the same work, each timed as a
+  whole process from launch to exit; the pool runs just before and just after each
+  ``nas run`` and the ratio is taken against their mean, so load on a shared machine
+  cancels out. Goal: ``nas run`` within 1.25x of the pool (median over repeats).
+
+The other parts share one local Ray (2 CPUs), warmed up first so worker start-up is not counted.
 
 - scaling: 40 trials of a 0.5 s CPU-bound evaluation (``time.process_time``) with 1 and with
   2 workers; speed-up = wall(1) / wall(2). Goal >= 1.8x on 2 cores. As a control, the same
@@ -25,6 +33,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import textwrap
@@ -36,7 +45,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from nas import TrialState, create_study  # noqa: E402
-from nas.executors.ray import RayExecutor, start_ray, stop_ray  # noqa: E402
+from nas.executors.ray import RayExecutor  # noqa: E402
+from nas.executors.ray_session import start_ray, stop_ray  # noqa: E402
 
 EVALUATORS = """
 import os, time
@@ -104,6 +114,48 @@ def control_speedup(trials: int) -> float:
             pool.map(_busy, range(trials), chunksize=1)
             walls.append(time.perf_counter() - t0)
     return walls[0] / walls[1]
+
+
+POOL = """
+import multiprocessing as mp, sys
+sys.path.insert(0, {work!r})
+import nas_bench_ev
+if __name__ == "__main__":
+    with mp.get_context("spawn").Pool(2) as pool:
+        pool.map(nas_bench_ev.busy, [{{"x0": i / {n}, "x1": 0.5}} for i in range({n})], chunksize=1)
+"""
+
+
+def _timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(cmd, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+def whole_process(work: Path, trials: int, repeats: int) -> dict:
+    """``nas run`` as a fresh process (its own local Ray) against a plain 2-process pool,
+    the pool timed just before and just after each run; see the module docstring."""
+    env = {**os.environ, "PYTHONPATH": str(work)}
+    env.pop("RAY_ADDRESS", None)
+    (work / "pool.py").write_text(POOL.format(work=str(work), n=trials))
+    nas = str(Path(sys.executable).with_name("nas"))
+    runs = []
+    for i in range(repeats):
+        spec = work / f"whole-{i}.json"
+        spec.write_text(json.dumps({**_spec(f"whole-{i}", "busy", trials, 2), "optimizer": {"name": "random",
+                                                                                           "seed": i}}))
+        before = _timed([sys.executable, str(work / "pool.py")], work, env)
+        ours = _timed([nas, "run", str(spec), "--storage", f"sqlite:///{work}/whole-{i}.db"], work, env)
+        after = _timed([sys.executable, str(work / "pool.py")], work, env)
+        runs.append({"nas_run_s": ours, "pool_before_s": before, "pool_after_s": after,
+                     "ratio": ours / ((before + after) / 2)})
+        print(f"whole process {i}: nas run {ours:.1f} s, pool {before:.1f}/{after:.1f} s, "
+              f"{runs[-1]['ratio']:.2f}x", flush=True)
+    return {"trials": trials, "eval_cpu_s": 0.5, "workers": 2, "runs": runs,
+            "median_ratio": statistics.median(r["ratio"] for r in runs), "goal": 1.25,
+            "settings": "nas run with its progress bar to a file, SQLite store (WAL, synchronous=FULL), "
+                        "random optimizer; pool: multiprocessing spawn Pool(2), chunksize=1; "
+                        "both timed from launch to exit"}
 
 
 def scaling(url: str, trials: int) -> dict:
@@ -200,10 +252,18 @@ def recovery(url: str, workdir: Path, crashes: int) -> dict:
 
 
 def table(r: dict) -> str:
-    s, o, rec = r["scaling"], r["overhead"], r["recovery"]
+    s, o, rec, w = r["scaling"], r["overhead"], r["recovery"], r.get("whole_process")
+    each = ", ".join(f"{x['ratio']:.2f}" for x in w["runs"]) if w else ""
+    whole = [] if w is None else [
+        f"| whole process: `nas run` of {w['trials']} x 0.5 s CPU trials, 2 workers, own local Ray "
+        f"(median of {len(w['runs'])}) | {statistics.median(x['nas_run_s'] for x in w['runs']):.1f} s | plain "
+        f"2-process pool, before/after: {statistics.median(x['pool_before_s'] for x in w['runs']):.1f} s / "
+        f"{statistics.median(x['pool_after_s'] for x in w['runs']):.1f} s | <= 1.25x (now "
+        f"{w['median_ratio']:.2f}x; runs {each}) |"]
     return "\n".join([
         "| measure | ours | reference | goal |",
         "|---|---|---|---|",
+        *whole,
         f"| scaling: {s['trials']} x 0.5 s CPU trials, 1 -> 2 workers | {s['speedup']:.2f}x "
         f"({s['wall_1_worker_s']:.1f} s -> {s['wall_2_workers_s']:.1f} s) | 2 plain processes, same machine "
         f"and moment: {s['control_speedup_plain_processes']:.2f}x | >= 1.8x |",
@@ -223,8 +283,10 @@ def main() -> None:
     ap.add_argument("--scale-trials", type=int, default=40)
     ap.add_argument("--overhead-trials", type=int, default=500)
     ap.add_argument("--crashes", type=int, default=5)
+    ap.add_argument("--whole-trials", type=int, default=48)
+    ap.add_argument("--whole-repeats", type=int, default=5)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "executor.json"))
-    ap.add_argument("--parts", default="scaling,overhead,recovery",
+    ap.add_argument("--parts", default="whole,scaling,overhead,recovery",
                     help="which measurements to (re)run; the others are kept from --out")
     args = ap.parse_args()
     parts = set(args.parts.split(","))
@@ -233,8 +295,10 @@ def main() -> None:
     (work / "nas_bench_ev.py").write_text(textwrap.dedent(EVALUATORS).replace("@DIR@", str(work)))
     sys.path.insert(0, str(work))
     url = f"sqlite:///{work}/bench.db"
-    session = start_ray(num_cpus=2)
     res: dict = json.loads(Path(args.out).read_text()) if Path(args.out).exists() else {}
+    if "whole" in parts:  # before this process holds a Ray: each `nas run` starts its own
+        res["whole_process"] = whole_process(work, args.whole_trials, args.whole_repeats)
+    session = start_ray(num_cpus=2)
     try:
         if "scaling" in parts:
             res["scaling"] = scaling(url, args.scale_trials)

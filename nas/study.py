@@ -303,6 +303,11 @@ class Study:
         ex = executor or make_executor(self.spec.executor)
         ex.run(self, progress)
 
+    def reopen(self) -> Study:
+        """A new handle on this stored study with its own connections and history snapshot:
+        one per thread, since a Study is not shared across threads."""
+        return load_study(self.name, self.store.url)
+
     def release(self) -> int:
         """Return the trials this process handed out that are still RUNNING to the queue
         (PENDING, same number), as after an interrupt; ``resume`` runs them. Returns how many."""

@@ -139,7 +139,7 @@ def trainable(study: Study) -> Callable[[dict[str, Any]], None]:
     def evaluate(config: dict[str, Any]) -> None:
         from ray import tune
 
-        from nas.executors._trial_task import cached_study
+        from nas.worker import cached_study
         from search_spaces.base import EvalContext
 
         ev = cached_study(url, name).space.evaluate(dict(config), EvalContext(seed=seed))

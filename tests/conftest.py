@@ -54,7 +54,7 @@ def study_name() -> str:
 @pytest.fixture(scope="session")
 def ray_session() -> Iterator[object]:
     """One local Ray (4 logical CPUs) shared by every test that needs it, shut down at the end."""
-    from nas.executors.ray import start_ray, stop_ray
+    from nas.executors.ray_session import start_ray, stop_ray
 
     session = start_ray(num_cpus=4)
     yield session

@@ -21,6 +21,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 
 from nas.executors.base import TASK_URL_ENV as URL_ENV
+from nas.executors.base import WORKER_MODULE
 
 
 @dataclass(frozen=True)
@@ -32,10 +33,10 @@ class Outcome:
 
 
 class TrialProcess:
-    """``python -m nas.executors._trial_task`` kept alive across trials of one study."""
+    """``python -m nas.worker`` kept alive across trials of one study."""
 
     def __init__(self, url: str, study_name: str, study_id: int, paths: list[str]) -> None:
-        cmd = [sys.executable, "-m", "nas.executors._trial_task", study_name, str(study_id), json.dumps(paths)]
+        cmd = [sys.executable, "-m", WORKER_MODULE, study_name, str(study_id), json.dumps(paths)]
         env = {**os.environ, URL_ENV: url}
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
         self.ready = self._read_line(None) == "ready"

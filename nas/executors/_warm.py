@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from nas.executors._process import TrialProcess
@@ -17,6 +18,7 @@ from nas.executors.base import absolute_url, import_paths
 
 if TYPE_CHECKING:
     from nas.study import Study
+    from storage import Trial
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,7 @@ class WarmPool:
     """
 
     def __init__(self, study: Study, size: int = 1) -> None:
+        self.study = study
         self.url, self.name, self.study_id = absolute_url(study.store.url), study.name, study.id
         self.handed_out = study.handed_out  # shared: an interrupt releases the warm start's trial too
         self.lost = False
@@ -67,14 +70,17 @@ class WarmPool:
         for t in self._threads:
             t.join(max(0.0, deadline - time.monotonic()))
 
+    def report_finished(self, study: Study, report: Callable[[Trial], None]) -> None:
+        """Hand the trials finished since the last call to ``report`` (from the driver's thread)."""
+        for tid in self.take_finished():
+            report(study.store.get_trial(tid))
+
     def take_finished(self) -> list[int]:
         with self._lock:
             out, self._finished = self._finished, []
         return out
 
     def _loop(self) -> None:
-        from nas.study import load_study
-
         try:
             child = TrialProcess(self.url, self.name, self.study_id, import_paths())
         finally:
@@ -82,7 +88,7 @@ class WarmPool:
         try:
             if not child.ready:
                 return
-            study = load_study(self.name, self.url)  # its own: the driver's is not shared across threads
+            study = self.study.reopen()  # its own: the driver's is not shared across threads
             while not self._stop.is_set():
                 trials = study.ask(1)
                 if not trials:

@@ -18,11 +18,31 @@ ProgressFn = Callable[["Study", Trial], None]
 #: Environment variable that hands a trial worker process its storage URL (never argv).
 TASK_URL_ENV = "NAS_TASK_STORAGE"
 
+#: The worker side of a trial (take it over, evaluate, tell). It loads studies, so it sits
+#: above :mod:`nas.study`; executors start it by this name and never import it.
+WORKER_MODULE = "nas.worker"
+
 
 class Executor(ABC):
     @abstractmethod
     def run(self, study: Study, progress: ProgressFn | None = None) -> None:
         """Evaluate trials until the study holds its budget of finished trials."""
+
+
+class Reporter:
+    """Hands each finished trial to ``progress`` once, however many paths see it finish
+    (the warm pool, a Ray task's result, a reap)."""
+
+    def __init__(self, study: Study, progress: ProgressFn | None) -> None:
+        self.study, self.progress = study, progress
+        self.settled: set[int] = set()
+
+    def __call__(self, t: Trial | None) -> None:
+        if t is None or t.id in self.settled or not t.state.is_finished():
+            return
+        self.settled.add(t.id)
+        if self.progress is not None:
+            self.progress(self.study, t)
 
 
 def import_paths() -> list[str]:

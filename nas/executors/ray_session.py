@@ -6,6 +6,7 @@ watchdog process that clears Ray's processes when the driver exits, even by SIGK
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import subprocess
@@ -43,6 +44,9 @@ def start_ray(address: str | None = None, *, num_cpus: int | None = None, **kwar
     Ray gets :data:`LOCAL_RAY` settings, ``num_cpus`` (default: the machine's cores) and a
     watchdog that kills its processes when this process exits, even by SIGKILL.
     """
+    from nas.executors._ray_boot import join_abandoned
+
+    join_abandoned()  # a Ray an earlier run left booting shuts itself down first
     if ray.is_initialized():
         return RaySession(address, started=False, owned=False)
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -101,9 +105,10 @@ def _start_reaper() -> subprocess.Popen[bytes]:
 
 def _import_trial_code(paths: list[str], hold_s: float) -> int:
     """Import what a trial task needs, then hold the worker briefly so each slot gets its own."""
+    from nas.executors.base import WORKER_MODULE
+
     sys.path.extend(p for p in paths if p not in sys.path)
-    import nas.executors._trial_task
-    import nas.study  # noqa: F401
+    importlib.import_module(WORKER_MODULE)
 
     time.sleep(hold_s)
     return os.getpid()

@@ -55,7 +55,7 @@ class RayRuntime:
 
     def _hold(self) -> None:
         try:
-            from nas.executors.ray import start_ray, stop_ray
+            from nas.executors.ray_session import start_ray, stop_ray
 
             session = start_ray(self.address, num_cpus=self.num_cpus)
         except Exception as e:  # reported to every study that needs Ray

@@ -182,7 +182,7 @@ def test_worker_killed_every_time_gives_up_after_max_retries(tmp_path, monkeypat
 
 
 RAY_PROCESS = ("ray::", "raylet", "gcs_server", "ray/_private", "ray/autoscaler", "ray/dashboard",
-               "nas.executors._reaper", "nas.executors._trial_task")
+               "nas.executors._reaper", "nas.worker")
 
 
 def _ray_processes() -> dict[tuple[int, float], psutil.Process]:
@@ -437,3 +437,83 @@ def test_a_slow_ray_start_is_bridged_by_a_warm_pool_of_every_worker_without_dupl
     warm_pids = {e["pid"] for e in evals if not e["ray"]}
     assert len(warm_pids) == 2  # both warm processes worked while Ray started
     assert any(e["ray"] for e in evals)  # and Ray took over
+
+
+def _run_nas(tmp_path: Path, code_before: str, spec: dict, *args: str) -> tuple[subprocess.CompletedProcess, float]:
+    """`nas run SPEC` in a fresh process after ``code_before`` (which wraps a Ray internal
+    to slow the boot: Ray is outside our control); returns the process and its wall time."""
+    spec_file = tmp_path / "run.json"
+    spec_file.write_text(json.dumps(spec))
+    code = code_before + "\nfrom nas.cli import entry\nentry()"
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}"}
+    env.pop("RAY_ADDRESS", None)
+    t = time.monotonic()
+    p = subprocess.run([sys.executable, "-c", code, "run", str(spec_file), "--storage",
+                        f"sqlite:///{tmp_path}/nas.db", "--quiet", *args], env=env, cwd=tmp_path,
+                       capture_output=True, text=True, timeout=300)
+    return p, time.monotonic() - t
+
+
+SLOW_CONNECT = """
+import time, ray._private.worker as w
+_connect = w.connect
+def connect(*a, **k):  # Ray's processes are up; the driver's connection is held back
+    time.sleep(@S@)
+    return _connect(*a, **k)
+w.connect = connect
+"""
+
+
+def test_a_study_the_warm_pool_finishes_first_ends_without_waiting_for_ray(tmp_path):
+    """Ray's GCS and raylet are up but its driver connection is held back 60 s: the two warm
+    processes run all 6 trials, `nas run` exits at once, and the watchdog clears the
+    half-booted Ray (nothing of it is left)."""
+    (tmp_path / "quick.py").write_text("def evaluate(p):\n    return {'f1': p['x0'], 'f2': p['x1']}\n")
+    before = _ray_processes()
+    p, wall = _run_nas(tmp_path, SLOW_CONNECT.replace("@S@", "60"), _spec("quick", "quick:evaluate", trials=6))
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert wall < 40, f"nas run waited for Ray: {wall:.0f} s"
+    study = load_study("quick", f"sqlite:///{tmp_path}/nas.db")
+    done = study.trials(TrialState.COMPLETE)
+    assert len(done) == 6 and len({t.worker_id for t in done}) <= 2
+    deadline = time.monotonic() + 15
+    while (left := [q for k, q in _ray_processes().items() if k not in before and q.is_running()
+                    and q.status() != psutil.STATUS_ZOMBIE]) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not left, f"left behind: {[q.name() for q in left]}"
+
+
+def test_ray_boots_at_the_lowest_cpu_priority_and_an_abandoned_boot_shuts_itself_down(tmp_path):
+    """In a fresh process (the test session shares another Ray): every process of the Ray
+    that RayBoot starts runs at niceness 19 while this process's main thread stays at its
+    own; a boot closed before it is up shuts its Ray down by itself once it is up."""
+    code = textwrap.dedent("""
+        import os, threading, time, psutil, ray
+        from nas.executors._ray_boot import RayBoot, join_abandoned
+        mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        boot = RayBoot(num_cpus=1).start()
+        boot.wait(120)
+        kids = [p for p in psutil.Process().children(recursive=True) if p.name() in ("raylet", "gcs_server")]
+        print("NICE", sorted({p.nice() for p in kids}), len(kids), mine,
+              os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        boot.close()
+        print("AFTER-CLOSE", ray.is_initialized())
+        @SLOW@
+        boot = RayBoot(num_cpus=1).start()
+        time.sleep(0.5)
+        boot.close()  # still booting: abandoned
+        print("ABANDONED", boot.up())
+        join_abandoned()
+        gone = not [p for p in psutil.Process().children(recursive=True) if p.name() in ("raylet", "gcs_server")]
+        print("SHUT", boot.up(), ray.is_initialized(), gone)
+    """.replace("@SLOW@", SLOW_CONNECT.replace("@S@", "3").replace("\n", "\n        ")))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("RAY_ADDRESS", None)
+    p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-3000:]
+    lines = dict(line.split(" ", 1) for line in p.stdout.splitlines() if " " in line)
+    nices, n, main_before, main_after = lines["NICE"].rsplit(" ", 3)
+    assert nices == "[19]" and int(n) == 2 and main_before == main_after == "0"
+    assert lines["AFTER-CLOSE"] == "False"
+    assert lines["ABANDONED"] == "False"
+    assert lines["SHUT"] == "True False True"

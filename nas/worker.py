@@ -1,11 +1,15 @@
 """The worker side of one trial, free of Ray imports: take it over, evaluate it, tell.
 
-Runs inside Ray tasks (:mod:`nas.executors.ray`) and in the child processes of the local
-executor and of the Ray executor's warm start (:mod:`nas.executors._process`):
-``python -m nas.executors._trial_task NAME STUDY_ID PATHS_JSON`` with the storage URL in
+Runs inside Ray tasks (:mod:`nas.executors._ray_driver`) and in the child processes of the
+local executor and of the Ray executor's warm start (:mod:`nas.executors._process`):
+``python -m nas.worker NAME STUDY_ID PATHS_JSON`` with the storage URL in
 the environment variable ``NAS_TASK_STORAGE`` (never on the command line, where ``ps``
 would show its password) prints ``ready``, then reads trial ids from stdin, one a line,
 and answers each with its id once the result is stored.
+
+This module sits above :mod:`nas.study` (it loads studies); the executors sit below it and
+start it by name (:data:`nas.executors.base.WORKER_MODULE`), as a process entry point, so
+neither they nor the study import each other in a circle.
 """
 
 from __future__ import annotations
@@ -15,15 +19,12 @@ import logging
 import os
 import sys
 from contextlib import suppress
-from typing import TYPE_CHECKING
 
 from nas import _workers
 from nas.executors.base import TASK_URL_ENV as URL_ENV
 from nas.runner import error_summary, evaluate_trial
+from nas.study import Study, load_study
 from storage import Trial, TrialStateError
-
-if TYPE_CHECKING:
-    from nas.study import Study
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +66,6 @@ def cached_study(url: str, name: str, study_id: int | None = None) -> Study:
     key = (url, name)
     cached = _STUDIES.get(key)
     if cached is None or (study_id is not None and cached.id != study_id):
-        from nas.study import load_study
-
         cached = _STUDIES[key] = load_study(name, url)
     return cached
 
