@@ -4,14 +4,19 @@ Not a test. Each (problem, method, seed) run evaluates ``--evals`` configuration
 records the hypervolume after every evaluation (each problem's fixed reference point) and
 the seconds each proposal took. ``mobo`` is driven through ``Optimizer.propose`` with
 hand-built trials, in batches of 4 (``mobo``) and 1 (``mobo-b1``); Optuna's samplers through
-``study.ask``/``tell``. A second part times one proposal at 20, 60 and 100 observations on
-ZDT1 (d=6). Results: ``benchmarks/results/optimizers.json`` (+ ``.jsonl`` of finished runs,
-so a partial run keeps what finished) and ``optimizers.png``; a markdown table is printed.
+``study.ask``/``tell``; ``botorch-matched`` is BoTorchSampler at ``mobo``'s acquisition
+budgets (:func:`matched_candidates`). The summary adds each method's optimizer seconds over
+whole runs (the sum over a run's evaluations, median over seeds). A second part times one
+proposal at 20, 60 and 100 observations on ZDT1 (d=6). Results:
+``benchmarks/results/optimizers.json`` (+ ``.jsonl`` of finished runs, so a partial run keeps
+what finished) and ``optimizers.png``; a markdown table is printed.
 
     .venv/bin/python -m benchmarks.optimizers --seeds 5 --evals 60 --workers 2
     .venv/bin/python -m benchmarks.optimizers --summarize   # table + plot from the .jsonl
     .venv/bin/python -m benchmarks.optimizers --forget mobo,mobo-b1   # after changing mobo
     .venv/bin/python -m benchmarks.optimizers --proposal-time   # mobo vs GPSampler, per space type
+    .venv/bin/python -m benchmarks.optimizers --problems zdt1 --methods mobo,gp,botorch,botorch-matched \
+        --seeds 5 --evals 100 --timing '' --workers 2 --out benchmarks/results/optimizers-wholerun
 
 ``--proposal-time`` replays one random history per space type (the README's ``custom``
 mixed space, the 6x5 NAS cell with two and three objectives) and times one proposal of
@@ -40,7 +45,7 @@ RESULTS = Path(__file__).parent / "results"
 # Run as a script, this folder would come first on sys.path and its modules (e.g. a
 # benchmarks/storage.py) would shadow the project's packages of the same name.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != RESULTS.parent.resolve()]
-METHODS = ["mobo", "mobo-b1", "gp", "botorch", "tpe", "nsga2", "random"]
+METHODS = ["mobo", "mobo-b1", "gp", "botorch", "botorch-matched", "tpe", "nsga2", "random"]
 PROBLEMS = ["branincurrin", "zdt1", "zdt2", "dtlz2", "mixed", "nascell"]
 TIMING_OBS = (20, 60, 100)
 
@@ -141,12 +146,51 @@ def run_mobo(bench: Bench, seed: int, evals: int, batch: int,
     return Y, seconds
 
 
+#: ``mobo``'s acquisition budgets (its defaults), given to BoTorchSampler in ``botorch-matched``.
+MATCHED = {"mc_samples": 64, "num_restarts": 4, "raw_samples": 128, "maxiter": 5}
+
+
+def matched_candidates(train_x: Any, train_obj: Any, train_con: Any, bounds: Any, pending_x: Any) -> Any:
+    """BoTorchSampler's own recipe for two or three objectives (a ``SingleTaskGP`` on the unit
+    cube with standardized outputs, fitted by ``fit_gpytorch_mll``; qLogEHVI over the
+    observed front, reference point just below the observed minima), run at ``mobo``'s
+    acquisition budgets (:data:`MATCHED`) instead of its defaults (256 MC samples, 20
+    restarts from 1024 raw samples, up to 200 L-BFGS iterations). Unconstrained problems only."""
+    import torch
+    from botorch.acquisition.multi_objective.logei import qLogExpectedHypervolumeImprovement
+    from botorch.fit import fit_gpytorch_mll
+    from botorch.models import SingleTaskGP
+    from botorch.models.transforms.outcome import Standardize
+    from botorch.optim import optimize_acqf
+    from botorch.sampling import SobolQMCNormalSampler
+    from botorch.utils.multi_objective.box_decompositions import NondominatedPartitioning
+    from botorch.utils.transforms import normalize, unnormalize
+    from gpytorch.mlls import ExactMarginalLogLikelihood
+
+    assert train_con is None, "botorch-matched: constraints are not benchmarked"
+    x = normalize(train_x, bounds=bounds)
+    gp = SingleTaskGP(x, train_obj, outcome_transform=Standardize(m=train_obj.shape[-1]))
+    fit_gpytorch_mll(ExactMarginalLogLikelihood(gp.likelihood, gp))
+    ref = train_obj.min(dim=0).values - 1e-8
+    acq = qLogExpectedHypervolumeImprovement(
+        gp, ref_point=ref.tolist(), partitioning=NondominatedPartitioning(ref_point=ref, Y=train_obj),
+        sampler=SobolQMCNormalSampler(torch.Size([MATCHED["mc_samples"]])),
+        X_pending=None if pending_x is None else normalize(pending_x, bounds=bounds))
+    unit = torch.stack([torch.zeros(x.shape[-1]), torch.ones(x.shape[-1])]).to(x)
+    best, _ = optimize_acqf(acq, bounds=unit, q=1, num_restarts=MATCHED["num_restarts"],
+                            raw_samples=MATCHED["raw_samples"],
+                            options={"batch_limit": 5, "maxiter": MATCHED["maxiter"]})
+    return unnormalize(best.detach(), bounds=bounds)
+
+
 def optuna_sampler(method: str, seed: int) -> Any:
     import optuna
 
-    if method == "botorch":
+    if method.startswith("botorch"):
         from optuna_integration import BoTorchSampler
 
+        if method == "botorch-matched":
+            return BoTorchSampler(seed=seed, candidates_func=matched_candidates)
         return BoTorchSampler(seed=seed)
     return {
         "gp": optuna.samplers.GPSampler,
@@ -424,7 +468,8 @@ def summarize(records: list[dict[str, Any]], out: Path) -> str:
     timing = [r for r in records if r["kind"] == "timing"]
     problems = [p for p in PROBLEMS if any(r["problem"] == p for r in runs)]
     methods = [m for m in METHODS if any(r["method"] == m for r in runs + timing)]
-    summary: dict[str, Any] = {"final_hv": {}, "hv_at_40": {}, "seeds": {}, "sec_per_point": {}}
+    summary: dict[str, Any] = {"final_hv": {}, "hv_at_40": {}, "seeds": {}, "sec_per_point": {},
+                               "optimizer_s_per_run": {}}
     for p in problems:
         for m in methods:
             rs = [r for r in runs if r["problem"] == p and r["method"] == m]
@@ -433,6 +478,7 @@ def summarize(records: list[dict[str, Any]], out: Path) -> str:
                 summary["hv_at_40"].setdefault(p, {})[m] = float(np.median([r["hv"][min(39, len(r["hv"]) - 1)]
                                                                             for r in rs]))
                 summary["seeds"].setdefault(p, {})[m] = len(rs)
+                summary["optimizer_s_per_run"].setdefault(p, {})[m] = whole_run_seconds(rs)
     for m in methods:
         for n in TIMING_OBS:
             ts = [r["seconds"] for r in timing if r["method"] == m and r["n_obs"] == n]
@@ -442,6 +488,14 @@ def summarize(records: list[dict[str, Any]], out: Path) -> str:
     if problems:
         _plot(runs, problems, methods, out / "optimizers.png")
     return _table(summary, problems, methods)
+
+
+def whole_run_seconds(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Optimizer time of whole runs: per run the sum of its proposals' seconds (every
+    evaluation's share of its batch), then the median, min and max over seeds."""
+    sums = [float(np.sum(r["seconds"])) for r in runs]
+    return {"evals": runs[0]["evals"], "median": float(np.median(sums)), "min": min(sums), "max": max(sums),
+            "seeds": len(sums)}
 
 
 def _table(summary: dict[str, Any], problems: list[str], methods: list[str]) -> str:
@@ -462,6 +516,13 @@ def _table(summary: dict[str, Any], problems: list[str], methods: list[str]) -> 
         if "mobo" in at40 and best in hv:
             verdict = "reached" if at40["mobo"] >= hv[best] else "not reached"
             lines.append(f"- {p}: {at40['mobo']:.5g} at 40 vs {best} {hv[best]:.5g} at 60: {verdict}")
+    lines += ["", "Optimizer seconds per run (sum over the run's evaluations; median [min, max] over seeds, "
+              "seeds in brackets):", "", "| problem | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
+    for p in problems:
+        w = summary["optimizer_s_per_run"][p]
+        lines.append(f"| {p} | " + " | ".join(
+            f"{w[m]['median']:.3g} [{w[m]['min']:.3g}, {w[m]['max']:.3g}] ({w[m]['seeds']})" if m in w else "–"
+            for m in methods) + " |")
     if summary["sec_per_point"]:
         lines += ["", "Median seconds per proposed point (ZDT1, d=6):", "",
                   "| method | " + " | ".join(f"{n} obs" for n in TIMING_OBS) + " |",
