@@ -94,8 +94,11 @@ def main() -> None:
             run_trial(url, name, tid, paths, study_id)
         except SystemExit as e:  # the evaluator's sys.exit() ends its trial, not this worker
             _fail_exited(url, name, tid, e, study_id)
-        answer.write(f"{tid}\n")
-        answer.flush()
+        try:
+            answer.write(f"{tid}\n")
+            answer.flush()
+        except BrokenPipeError:  # the driver is gone (interrupted, killed); the result is stored
+            os._exit(0)
 
 
 if __name__ == "__main__":

@@ -37,8 +37,10 @@ class WarmPool:
         self.handed_out = study.handed_out  # shared: an interrupt releases the warm start's trial too
         self.lost = False
         self._stop = threading.Event()
+        self._killed = threading.Event()  # an interrupt ended the evaluations: their trials are released
         self._ready = threading.Semaphore(0)  # one release per process up (or failed to start)
         self._finished: list[int] = []
+        self._children: list[TrialProcess] = []
         self._lock = threading.Lock()
         self._threads = [
             threading.Thread(target=self._loop, name=f"nas-warm-start-{i}", daemon=True) for i in range(size)
@@ -57,6 +59,15 @@ class WarmPool:
 
     def stop(self) -> None:
         self._stop.set()
+
+    def kill(self) -> None:
+        """Stop, and end the processes' evaluations now (an interrupt: their trials are released)."""
+        self._killed.set()
+        self.stop()
+        with self._lock:
+            children = list(self._children)
+        for child in children:
+            child.kill()
 
     def busy(self) -> bool:
         return self.busy_count() > 0
@@ -83,6 +94,8 @@ class WarmPool:
     def _loop(self) -> None:
         try:
             child = TrialProcess(self.url, self.name, self.study_id, import_paths())
+            with self._lock:
+                self._children.append(child)
         finally:
             self._ready.release()
         try:
@@ -95,6 +108,8 @@ class WarmPool:
                     return
                 self.handed_out.add(trials[0].id)
                 out = child.evaluate(trials[0].id, trials[0].number, study.spec.trial_timeout_s)
+                if not out.done and self._killed.is_set():
+                    return  # not the trial's failure: the driver hands it back to the queue
                 if not out.done:
                     study.store.fail_and_requeue(trials[0].id, out.error, study.spec.max_retries)
                 with self._lock:

@@ -124,6 +124,9 @@ class RayExecutor(Executor):
                 prewarm_workers(self.workers, hold_s=0.0, give_up=lambda: not warm.busy())
             warm.stop()
             self._drive(study, report, warm)
+        except BaseException:  # interrupted or failed: end the warm evaluations now, not after them
+            warm.kill()
+            raise
         finally:
             warm.stop()
             boot.close()

@@ -517,3 +517,36 @@ def test_ray_boots_at_the_lowest_cpu_priority_and_an_abandoned_boot_shuts_itself
     assert lines["AFTER-CLOSE"] == "False"
     assert lines["ABANDONED"] == "False"
     assert lines["SHUT"] == "True False True"
+
+
+def test_an_interrupt_during_the_warm_start_ends_its_evaluations_and_hands_their_trials_back(tmp_path):
+    """SIGINT while the two warm processes evaluate (Ray held back): exit 130, both trials
+    back in the queue (not failed), and the warm processes end with the driver."""
+    (tmp_path / "slow.py").write_text(textwrap.dedent("""
+        import os, time
+        def evaluate(p):
+            open(os.path.join(os.path.dirname(__file__), f"started-{os.getpid()}-{p['x0']}"), "w").close()
+            time.sleep(30)
+            return {"f1": p["x0"], "f2": p["x1"]}
+    """))
+    spec_file = tmp_path / "run.json"
+    spec_file.write_text(json.dumps(_spec("slow", "slow:evaluate", trials=4)))
+    code = SLOW_CONNECT.replace("@S@", "60") + "\nfrom nas.cli import entry\nentry()"
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}"}
+    env.pop("RAY_ADDRESS", None)
+    p = subprocess.Popen([sys.executable, "-c", code, "run", str(spec_file), "--storage",
+                          f"sqlite:///{tmp_path}/nas.db", "--quiet"], env=env, cwd=tmp_path,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while len(list(tmp_path.glob("started-*"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    workers = {int(f.name.split("-")[1]) for f in tmp_path.glob("started-*")}
+    assert len(workers) == 2
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 130, err[-2000:]
+    assert "2 running trial(s) went back to the queue" in err
+    study = load_study("slow", f"sqlite:///{tmp_path}/nas.db")
+    assert len(study.trials(TrialState.PENDING)) == 2 and not study.trials(TrialState.FAILED)
+    time.sleep(1)
+    assert not [w for w in workers if psutil.pid_exists(w) and psutil.Process(w).status() != psutil.STATUS_ZOMBIE]
