@@ -42,9 +42,15 @@ def join_abandoned(timeout_s: float = 120.0) -> None:
     """Wait for boots left behind by earlier runs to shut their Ray down (before a new Ray)."""
     with _ABANDONED_LOCK:
         left = list(_ABANDONED)
+    me = threading.current_thread()
     for boot in left:
-        if boot._thread is not threading.current_thread():
+        if boot._thread.ident is not None and me is not boot._thread and me not in boot._attempts:
             boot._thread.join(timeout_s)
+
+
+def _no_sigterm_warning(record: logging.LogRecord) -> bool:
+    """Ray warns that only the main thread can install its SIGTERM handler; ours (the CLI's) stays."""
+    return "SIGTERM handler" not in record.getMessage()
 
 
 def _starved(error: BaseException | None) -> bool:
@@ -64,6 +70,7 @@ class RayBoot:
         self._abandoned = False
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="nas-ray-boot", daemon=True)
+        self._attempts: list[threading.Thread] = []
 
     def start(self) -> RayBoot:
         join_abandoned()
@@ -108,6 +115,7 @@ class RayBoot:
         while True:
             done = threading.Event()
             attempt = threading.Thread(target=self._attempt, args=(done,), daemon=True, name="nas-ray-boot-attempt")
+            self._attempts.append(attempt)
             attempt.start()
             done.wait()
             with self._lock:
@@ -130,10 +138,13 @@ class RayBoot:
             me = threading.get_native_id()
             os.setpriority(os.PRIO_PROCESS, me, max(self.nice, os.getpriority(os.PRIO_PROCESS, me)))
         try:
+            with self._lock:
+                if self._abandoned:  # no longer needed before it began
+                    done.set()
+                    return
             from nas.executors.ray_session import start_ray
 
-            # Ray warns that only the main thread can install its SIGTERM handler; ours (the CLI's) stays.
-            logging.getLogger("ray._private.worker").addFilter(lambda r: "SIGTERM handler" not in r.getMessage())
+            logging.getLogger("ray._private.worker").addFilter(_no_sigterm_warning)  # once: same object
             self.session, self.error = start_ray(**self.kwargs), None
         except BaseException as e:  # handed to wait(), or to the next attempt
             self.error = e

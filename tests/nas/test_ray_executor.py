@@ -550,3 +550,16 @@ def test_an_interrupt_during_the_warm_start_ends_its_evaluations_and_hands_their
     assert len(study.trials(TrialState.PENDING)) == 2 and not study.trials(TrialState.FAILED)
     time.sleep(1)
     assert not [w for w in workers if psutil.pid_exists(w) and psutil.Process(w).status() != psutil.STATUS_ZOMBIE]
+
+
+def test_a_boot_abandoned_before_its_attempt_begins_starts_no_ray():
+    """close() before the attempt thread runs: the attempt sees it and starts nothing, and
+    the boot leaves the list of abandoned boots (nothing for a later start to wait on)."""
+    from nas.executors import _ray_boot
+
+    boot = _ray_boot.RayBoot(num_cpus=1)
+    boot.close()  # abandoned while not up
+    boot.start()
+    _ray_boot.join_abandoned(30)
+    assert boot.up() and boot.session is None and boot.error is None
+    assert boot not in _ray_boot._ABANDONED and not any(t.is_alive() for t in boot._attempts)
