@@ -42,10 +42,8 @@ def join_abandoned(timeout_s: float = 120.0) -> None:
     """Wait for boots left behind by earlier runs to shut their Ray down (before a new Ray)."""
     with _ABANDONED_LOCK:
         left = list(_ABANDONED)
-    me = threading.current_thread()
     for boot in left:
-        if boot._thread.ident is not None and me is not boot._thread and me not in boot._attempts:
-            boot._thread.join(timeout_s)
+        boot.join(timeout_s)
 
 
 def _no_sigterm_warning(record: logging.LogRecord) -> bool:
@@ -73,9 +71,14 @@ class RayBoot:
         self._attempts: list[threading.Thread] = []
 
     def start(self) -> RayBoot:
-        join_abandoned()
-        self._thread.start()
+        self._thread.start()  # its attempt's start_ray first waits for boots abandoned before
         return self
+
+    def join(self, timeout_s: float) -> None:
+        """Wait for the boot to end (an abandoned one: to shut its Ray down); never on oneself."""
+        me = threading.current_thread()
+        if self._thread.ident is not None and me is not self._thread and me not in self._attempts:
+            self._thread.join(timeout_s)
 
     def up(self) -> bool:
         """True once the boot has ended, with Ray up or with an error (:meth:`wait` raises it)."""
@@ -99,10 +102,7 @@ class RayBoot:
                     _ABANDONED.append(self)
                 return
         try:
-            if self.session is not None:
-                from nas.executors.ray_session import stop_ray
-
-                stop_ray(self.session)
+            self._stop_ray()
         finally:
             self._release.set()  # the thread may end: Ray's processes are gone
 
@@ -152,13 +152,16 @@ class RayBoot:
         if self.session is not None:
             self._release.wait()  # Ray's processes end with this thread: keep it until Ray is shut down
 
+    def _stop_ray(self) -> None:
+        if self.session is not None:
+            from nas.executors.ray_session import stop_ray
+
+            stop_ray(self.session)
+
     def _shut_down_abandoned(self) -> None:
         try:
-            if self.session is not None:
-                from nas.executors.ray_session import stop_ray
-
-                with suppress(Exception):
-                    stop_ray(self.session)
+            with suppress(Exception):  # nobody is left to hear of it; the watchdog clears the rest
+                self._stop_ray()
         finally:
             self._release.set()
             with _ABANDONED_LOCK:

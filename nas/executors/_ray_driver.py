@@ -99,7 +99,7 @@ class Driver:
             ray.cancel(ref, force=True)
             reason = f"timed out after {self.timeout_s:g} s (trial_timeout_s); its worker process was ended"
             failed, _ = self.study.store.fail_and_requeue(tid, reason, self.study.spec.max_retries)
-            self._report(failed)
+            self.report(failed)
 
     def _drain_warm(self) -> bool:
         """Report the warm-start processes' finished trials; True while one still evaluates."""
@@ -134,7 +134,7 @@ class Driver:
             self._recover(tid, e)
             return
         if out is not None:
-            self._report(out)
+            self.report(out)
 
     def _fail(self, tid: int, error: str) -> Trial | None:
         try:
@@ -146,14 +146,14 @@ class Driver:
         t = self.study.store.get_trial(tid)
         log.warning("worker of trial #%s died: %s", t.number, str(err).splitlines()[0] if str(err) else err)
         if t.state.is_finished():  # it wrote its result, then died; or a reap got there first
-            self._report(t)
+            self.report(t)
             return
         if t.worker_id == self.wid:  # died before it took the trial over: hand it out again
             n = self.resubmits[tid] = self.resubmits.get(tid, 0) + 1
             if n <= max(1, self.study.spec.max_retries):
                 self._submit(tid)
             else:
-                self._report(self._fail(tid, f"no Ray worker could start trial #{t.number}: {err}"))
+                self.report(self._fail(tid, f"no Ray worker could start trial #{t.number}: {err}"))
             return
         dead = t.worker_id
         self._reap(lambda w: w == dead or _workers.is_dead(w))
@@ -164,10 +164,7 @@ class Driver:
             self.study.store.heartbeat(tid)
         for failed, retry in self.study.store.reap(self.study.id, spec.lease.grace_s, is_dead, spec.max_retries):
             if retry is None:
-                self._report(failed)
+                self.report(failed)
             else:
                 self.report.settled.add(failed.id)
                 log.warning("trial #%s lost its worker; re-queued as #%s", failed.number, retry.number)
-
-    def _report(self, t: Trial | None) -> None:
-        self.report(t)
