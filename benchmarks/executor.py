@@ -8,7 +8,10 @@ crash recovery.
   plain two-process ``multiprocessing`` pool (spawn) doing the same work, each timed as a
   whole process from launch to exit; the pool runs just before and just after each
   ``nas run`` and the ratio is taken against their mean, so load on a shared machine
-  cancels out. Goal: ``nas run`` within 1.25x of the pool (median over repeats).
+  cancels out. Goal: ``nas run`` within 1.25x of the pool (median over repeats). Each run
+  also records, from its stored trials, where its time went (:func:`timeline`) and how many
+  worker processes evaluated. ``--whole-trials 240 --whole-repeats 1 --whole-key
+  whole_process_240`` is the long-study check.
 
 The other parts share one local Ray (2 CPUs), warmed up first so worker start-up is not counted.
 
@@ -132,6 +135,24 @@ def _timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
     return time.perf_counter() - t0
 
 
+def timeline(url: str, name: str, launched: float, wall: float) -> dict:
+    """Where a ``nas run``'s time went, from its stored trials (seconds after launch): the
+    first trial's start, the last one's end, the exit after it, the median trial's own time
+    (take-over to tell, for 0.5 s of CPU), and how many worker processes evaluated (the two
+    warm ones only means Ray took no trial)."""
+    from datetime import UTC
+
+    from nas import load_study
+
+    trials = load_study(name, url).trials()
+    at = [(t.started_at.replace(tzinfo=UTC).timestamp() - launched,  # type: ignore[union-attr]
+           t.finished_at.replace(tzinfo=UTC).timestamp() - launched) for t in trials]  # type: ignore[union-attr]
+    return {"first_start_s": min(a for a, _ in at), "last_finish_s": max(b for _, b in at),
+            "exit_after_last_s": wall - max(b for _, b in at),
+            "trial_median_s": statistics.median(b - a for a, b in at),
+            "worker_processes": len({t.worker_id for t in trials})}
+
+
 def whole_process(work: Path, trials: int, repeats: int) -> dict:
     """``nas run`` as a fresh process (its own local Ray) against a plain 2-process pool,
     the pool timed just before and just after each run; see the module docstring."""
@@ -144,13 +165,15 @@ def whole_process(work: Path, trials: int, repeats: int) -> dict:
         spec = work / f"whole-{i}.json"
         spec.write_text(json.dumps({**_spec(f"whole-{i}", "busy", trials, 2), "optimizer": {"name": "random",
                                                                                            "seed": i}}))
+        url = f"sqlite:///{work}/whole-{i}.db"
         before = _timed([sys.executable, str(work / "pool.py")], work, env)
-        ours = _timed([nas, "run", str(spec), "--storage", f"sqlite:///{work}/whole-{i}.db"], work, env)
+        launched = time.time()
+        ours = _timed([nas, "run", str(spec), "--storage", url], work, env)
         after = _timed([sys.executable, str(work / "pool.py")], work, env)
         runs.append({"nas_run_s": ours, "pool_before_s": before, "pool_after_s": after,
-                     "ratio": ours / ((before + after) / 2)})
+                     "ratio": ours / ((before + after) / 2), **timeline(url, f"whole-{i}", launched, ours)})
         print(f"whole process {i}: nas run {ours:.1f} s, pool {before:.1f}/{after:.1f} s, "
-              f"{runs[-1]['ratio']:.2f}x", flush=True)
+              f"{runs[-1]['ratio']:.2f}x; {json.dumps({k: runs[-1][k] for k in list(runs[-1])[4:]})}", flush=True)
     return {"trials": trials, "eval_cpu_s": 0.5, "workers": 2, "runs": runs,
             "median_ratio": statistics.median(r["ratio"] for r in runs), "goal": 1.25,
             "settings": "nas run with its progress bar to a file, SQLite store (WAL, synchronous=FULL), "
@@ -278,6 +301,23 @@ def table(r: dict) -> str:
     ])
 
 
+def _in_one_ray(res: dict, parts: set[str], url: str, work: Path, args: argparse.Namespace) -> None:
+    if "scaling" in parts:
+        res["scaling"] = scaling(url, args.scale_trials)
+    if "overhead" in parts:
+        ours = overhead_ours(url, args.overhead_trials)
+        tune_res = overhead_tune(args.overhead_trials)
+        control = overhead_ray_optuna(args.overhead_trials)
+        res["overhead"] = {"trials": args.overhead_trials, "concurrency": 2, "ours": ours, "tune": tune_res,
+                           "ray_tasks_optuna": control,
+                           "ratio": tune_res["per_trial_ms"] / ours["per_trial_ms"], "goal_ratio": 5,
+                           "tune_settings": "reuse_actors=True, OptunaSearch(RandomSampler(seed=0)), "
+                                            "max_concurrent_trials=2",
+                           "control_settings": "plain Ray tasks, Optuna ask/tell, RandomSampler, in-memory"}
+    if "recovery" in parts:
+        res["recovery"] = recovery(url, work, args.crashes)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale-trials", type=int, default=40)
@@ -285,6 +325,7 @@ def main() -> None:
     ap.add_argument("--crashes", type=int, default=5)
     ap.add_argument("--whole-trials", type=int, default=48)
     ap.add_argument("--whole-repeats", type=int, default=5)
+    ap.add_argument("--whole-key", default="whole_process", help="where in --out the whole-process part goes")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "executor.json"))
     ap.add_argument("--parts", default="whole,scaling,overhead,recovery",
                     help="which measurements to (re)run; the others are kept from --out")
@@ -297,25 +338,13 @@ def main() -> None:
     url = f"sqlite:///{work}/bench.db"
     res: dict = json.loads(Path(args.out).read_text()) if Path(args.out).exists() else {}
     if "whole" in parts:  # before this process holds a Ray: each `nas run` starts its own
-        res["whole_process"] = whole_process(work, args.whole_trials, args.whole_repeats)
-    session = start_ray(num_cpus=2)
-    try:
-        if "scaling" in parts:
-            res["scaling"] = scaling(url, args.scale_trials)
-        if "overhead" in parts:
-            ours = overhead_ours(url, args.overhead_trials)
-            tune_res = overhead_tune(args.overhead_trials)
-            control = overhead_ray_optuna(args.overhead_trials)
-            res["overhead"] = {"trials": args.overhead_trials, "concurrency": 2, "ours": ours, "tune": tune_res,
-                               "ray_tasks_optuna": control,
-                               "ratio": tune_res["per_trial_ms"] / ours["per_trial_ms"], "goal_ratio": 5,
-                               "tune_settings": "reuse_actors=True, OptunaSearch(RandomSampler(seed=0)), "
-                                                "max_concurrent_trials=2",
-                               "control_settings": "plain Ray tasks, Optuna ask/tell, RandomSampler, in-memory"}
-        if "recovery" in parts:
-            res["recovery"] = recovery(url, work, args.crashes)
-    finally:
-        stop_ray(session)
+        res[args.whole_key] = whole_process(work, args.whole_trials, args.whole_repeats)
+    if parts & {"scaling", "overhead", "recovery"}:  # these share one Ray; the whole-process part needs none
+        session = start_ray(num_cpus=2)
+        try:
+            _in_one_ray(res, parts, url, work, args)
+        finally:
+            stop_ray(session)
     import ray
 
     res["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(), "ray": ray.__version__,
