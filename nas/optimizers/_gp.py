@@ -28,6 +28,11 @@ from typing import Any
 
 import numpy as np
 import torch
+
+# torch.broadcast_shapes (BoTorch's input transforms call it) imports torch's symbolic-shape
+# machinery, and sympy with it, on its first call: 1-2 s measured inside a fresh process's
+# first model-based proposal. Imported here, that one-off cost is paid with the imports.
+import torch.fx.experimental.symbolic_shapes
 from botorch.exceptions.errors import ModelFittingError
 from botorch.exceptions.warnings import OptimizationWarning
 from botorch.fit import fit_gpytorch_mll
@@ -38,6 +43,7 @@ from botorch.models.transforms.outcome import Standardize
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from linear_operator.utils.errors import NanError, NotPSDError
 
+from nas.optimizers import _dense_gp
 from nas.pareto import non_dominated_mask
 
 FIT_ERRORS = (ModelFittingError, NotPSDError, NanError)
@@ -160,10 +166,17 @@ def _ends_the_fit(w: warnings.WarningMessage) -> bool:
     return issubclass(w.category, OptimizationWarning)
 
 
-def _fit(model: SingleTaskGP, maxiter: int | None) -> str | None:
+def _fit(model: SingleTaskGP, maxiter: int | None, fast_loss: bool = False) -> str | None:
     """Fit in place with a fixed torch seed (retries, after a numerical error, sample the
-    priors); error text or None."""
+    priors); error text or None. ``fast_loss``: evaluate the loss with
+    :func:`._dense_gp.neg_mll` where the model allows (same value and gradient, a fraction
+    of gpytorch's per-call overhead)."""
     mll = ExactMarginalLogLikelihood(model.likelihood, model)
+    if fast_loss and _dense_gp.supported(model):
+        # BoTorch's loss closures defer to this hook: its own optimiser, bounds, batching
+        # and retries then run on the plain-torch loss (same value, same gradient).
+        P = _dense_gp.pairwise(model.covar_module, _dense_gp.training_inputs(model))
+        mll.compute_custom_loss = lambda **_: _dense_gp.neg_mll(model, P)
     kwargs: dict[str, Any] = {"warning_handler": _ends_the_fit}
     if maxiter:
         kwargs["optimizer_kwargs"] = {"options": {"maxiter": maxiter}}
@@ -185,6 +198,7 @@ def fit_output(
     cache: HyperparameterCache,
     cold_maxiter: int,
     warm_maxiter: int,
+    fast_loss: bool = False,
 ) -> tuple[SingleTaskGP, FitReport]:
     """Fit the GPs of outputs ``y`` on rows ``X`` (ordered by trial number), warm-started
     from the cold fit on the first ``anchor`` rows (see the module docstring).
@@ -198,13 +212,13 @@ def fit_output(
         model.load_state_dict(state, strict=False)
         return model.eval(), FitReport("cached")
     if anchor >= len(X):
-        error = _fit(model, cold_maxiter)
+        error = _fit(model, cold_maxiter, fast_loss)
         report = FitReport("cold", error)
     else:
         start, start_report = fit_output(X[:anchor], y[:anchor], cat_dims, anchor, cache,
-                                          cold_maxiter, warm_maxiter)
+                                          cold_maxiter, warm_maxiter, fast_loss)
         model.load_state_dict(_hyperparameters(start), strict=False)
-        error = _fit(model, warm_maxiter)
+        error = _fit(model, warm_maxiter, fast_loss)
         report = FitReport("warm", error or start_report.error)
     if error is None:
         cache.put(key, _hyperparameters(model))
@@ -219,6 +233,7 @@ def fit_model_list(
     cache: HyperparameterCache,
     cold_maxiter: int,
     warm_maxiter: int,
+    fast_loss: bool = False,
 ) -> tuple[Model, list[FitReport]]:
     """GPs for the columns of ``Y`` (``n x k``; NaN = missing), rows ordered by trial number.
 
@@ -228,6 +243,7 @@ def fit_model_list(
     after the first with a NaN get a GP each, on their observed rows. One report per column.
 
     ``anchor_fraction`` is ``anchor / n``; each output's anchor is that share of its rows.
+    ``fast_loss``: fit on :func:`._dense_gp.neg_mll` (see :func:`_fit`).
     """
     complete = (~torch.isnan(Y)).all(dim=0).tolist()
     k = complete.index(False) if False in complete else len(complete)
@@ -235,14 +251,14 @@ def fit_model_list(
     reports: list[FitReport] = []
     if k:
         anchor = max(1, round(anchor_fraction * len(X)))
-        model, report = fit_output(X, Y[:, :k], cat_dims, anchor, cache, cold_maxiter, warm_maxiter)
+        model, report = fit_output(X, Y[:, :k], cat_dims, anchor, cache, cold_maxiter, warm_maxiter, fast_loss)
         models.append(model)
         reports += [report] * k
     for i in range(k, Y.shape[-1]):
         ok = ~torch.isnan(Y[:, i])
         Xi, yi = X[ok], Y[ok, i : i + 1]
         anchor = max(1, round(anchor_fraction * len(Xi)))
-        model, report = fit_output(Xi, yi, cat_dims, anchor, cache, cold_maxiter, warm_maxiter)
+        model, report = fit_output(Xi, yi, cat_dims, anchor, cache, cold_maxiter, warm_maxiter, fast_loss)
         models.append(model)
         reports.append(report)
     return (models[0] if len(models) == 1 else ModelListGP(*models)), reports

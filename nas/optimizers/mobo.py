@@ -1,14 +1,18 @@
-"""``mobo``: multi-objective Bayesian optimisation composed of BoTorch's own calls.
+"""``mobo``: multi-objective Bayesian optimisation on BoTorch's models.
 
 encode history → one GP per objective and per constrained metric (:mod:`._gp`) →
 qLogNoisyExpectedHypervolumeImprovement with running trials as ``X_pending``
-(qLogNParEGO past 3 objectives) → ``optimize_acqf`` / ``optimize_acqf_mixed_alternating`` /
-discrete enumeration (:mod:`._acqf`) → decode. Scrambled Sobol for the first ``n_initial``
-trials. The hypervolume is measured against the problem's reference point, but each
-objective's samples are capped (softly) at its best observed value plus ``ideal_margin``
-times its observed range: with a far reference point, a model's extrapolation past the
-ideal would otherwise look like the largest gain on offer. With two objectives in a
-continuous or mixed space, the optimiser also starts from perturbations of the current front.
+(qLogNParEGO past 3 objectives) → ``optimize_acqf`` (:mod:`._acqf`) → decode. In domains
+with an integer or categorical column and up to three objectives, analytic log EHVI
+maximised by enumeration or a batched local search instead (:mod:`._analytic`): BoTorch's
+qLogNEHVI with ``optimize_acqf_mixed_alternating`` cost seconds a proposal there (README,
+"The optimizer"). Scrambled Sobol for the first ``n_initial`` trials.
+
+The hypervolume is measured against the problem's reference point, but each objective's
+samples are capped (softly; hard on the analytic path) at its best observed value plus
+``ideal_margin`` times its observed range: with a far reference point, a model's
+extrapolation past the ideal would otherwise look like the largest gain on offer. With two
+objectives, the optimiser also starts from perturbations of the current front.
 
 Trials STOPPED early by a scheduler are left out of the GP fit (their values are
 lower-fidelity) but stay in the history that places Sobol points and refuses duplicates,
@@ -31,9 +35,10 @@ L-BFGS-B for at most ``acq_maxiter`` iterations of at most three line-search ste
 as many acquisition calls as its slowest restart needs: bounding iterations and line
 searches bounds the calls (at most ``1 + acq_maxiter·(LBFGS_MAXLS + 1)`` per point), and a
 restart whose line search gives up keeps its point rather than the whole step starting
-over. In mixed spaces ``optimize_acqf_mixed_alternating`` gets the same ``acq_maxiter``
-for its relaxed start and each continuous step, and at most
-:data:`._acqf.MIXED_ALTERNATIONS` alternations per point. Refits are bounded as
+over. On the analytic path (:mod:`._search`) a point costs a few dozen calls of a cheap
+score: one over ``8·raw_samples`` random points and the front's neighbours, one per round
+of discrete moves of the ``num_restarts`` starts, and ``acq_maxiter`` L-BFGS-B iterations
+on continuous columns between moves; ``mc_samples`` is not used there. Refits are bounded as
 :mod:`._gp` says: a cold fit only at anchor sizes, else ``warm_maxiter`` iterations; the
 objectives' GPs are one batched model, fitted by one L-BFGS run.
 """
@@ -54,16 +59,16 @@ from botorch.exceptions.errors import CandidateGenerationError
 from linear_operator.utils.errors import NanError, NotPSDError
 from pydantic import Field
 
-from nas.optimizers import _acqf, _gp
+from nas.optimizers import _acqf, _analytic, _gp
 from nas.optimizers._encode import categorical_dims, decode, encode, unit_to_space
 from nas.optimizers.base import Optimizer, OptimizerError, OptimizerOptions, Problem, register_optimizer
 from nas.optimizers.sobol import sobol_configs
-from nas.pareto import reference_point, signs
+from nas.pareto import non_dominated_mask, reference_point, signs
 from nas.trial import Trial, TrialState
 
 log = logging.getLogger(__name__)
 
-ACQ_ERRORS = (CandidateGenerationError, NotPSDError, NanError)
+ACQ_ERRORS = (CandidateGenerationError, NotPSDError, NanError, torch.linalg.LinAlgError)
 
 
 class MoboOptions(OptimizerOptions):
@@ -167,6 +172,8 @@ class MoboOptimizer(Optimizer):
             raise OptimizerError("mobo: the problem has no objectives")
         self.n_initial = self.config.initial(len(problem.params))
         self.domain = _acqf.make_domain(problem.params)
+        # Domains with a discrete or categorical column take the analytic path (module docstring).
+        self._discrete_columns = bool(self.domain.discrete or self.domain.categorical)
         self._cache = _gp.HyperparameterCache()
 
     def propose(
@@ -206,6 +213,7 @@ class MoboOptimizer(Optimizer):
         model, reports = _gp.fit_model_list(
             data.X[keep], data.Y[keep], sorted(categorical_dims(self.problem.params)),
             anchor / len(data.X), self._cache, cfg.cold_maxiter, cfg.warm_maxiter,
+            fast_loss=self._discrete_columns,
         )
         info: dict[str, Any] = {"fit": [r.how for r in reports], "n_fit": len(keep), "anchor": anchor}
         outputs = [o.name for o in self.problem.objectives] + [c.metric for c in self.problem.constraints]
@@ -221,6 +229,10 @@ class MoboOptimizer(Optimizer):
         X_pending = self._encode_pending(pending)
         X_avoid = data.X if X_pending is None else torch.cat([data.X, X_pending])
         X_base = data.X[keep]
+        if m <= 3 and self._analytic_ok(model):
+            X, how = self._analytic(model, data, keep, ref_min, X_pending, X_avoid, n)
+            info.update(strategy="LogEHVI", acq_optimizer=how)
+            return X, info
         if m <= 3:
             caps = _acqf.objective_caps(data.Y[:, :m], cfg.ideal_margin)
             acq = _acqf.nehvi(model, X_base, torch.tensor(-ref_min, dtype=torch.double), m,
@@ -241,6 +253,31 @@ class MoboOptimizer(Optimizer):
             chosen = torch.cat([chosen, x])
         info.update(strategy="qLogNParEGO", acq_optimizer=how)
         return chosen, info
+
+    def _analytic_ok(self, model: Any) -> bool:
+        """The analytic path serves domains with a discrete or categorical column, when
+        :mod:`._dense_gp` can predict with every GP."""
+        return self._discrete_columns and _analytic.supported(model)
+
+    def _analytic(
+        self, model: Any, data: TrainingData, keep: np.ndarray, ref_min: np.ndarray,
+        X_pending: torch.Tensor | None, X_avoid: torch.Tensor, n: int,
+    ) -> tuple[torch.Tensor, str]:
+        """``n`` points by :func:`._analytic.propose`. The objectives are capped (hard) at
+        the best observed value plus ``ideal_margin`` times the observed range, plus the
+        soft cap's slack (:data:`._acqf.CAP_SOFTNESS` of the range)."""
+        cfg, m = self.config, len(self.problem.objectives)
+        caps = _acqf.objective_caps(data.Y[:, :m], cfg.ideal_margin)
+        ok = torch.as_tensor(data.feasible[keep])
+        Y_front = _analytic.raised_front(model, data.X[keep][ok], data.Y[keep][ok, :m], self.domain)
+        # Starts around the front with two objectives, as in the continuous case.
+        X_front = data.X[keep][torch.as_tensor(non_dominated_mask(-data.Y[keep, :m].numpy()))] if m == 2 else None
+        budget = _analytic.Budget(cfg.raw_samples, cfg.num_restarts, cfg.acq_maxiter, cfg.max_enumerate)
+        return _analytic.propose(
+            model, self.domain, Y_front, X_front, torch.tensor(-ref_min, dtype=torch.double),
+            None if caps is None else caps[0] + caps[1],
+            _analytic.constraint_bounds(self.problem.constraints, m), X_pending, X_avoid, n, budget,
+        )
 
     def _encode_pending(self, pending: Sequence[Trial]) -> torch.Tensor | None:
         if not pending:
