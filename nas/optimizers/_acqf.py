@@ -13,9 +13,11 @@ from dataclasses import dataclass
 
 import torch
 from botorch.acquisition import AcquisitionFunction
+from botorch.acquisition.logei import qLogNoisyExpectedImprovement
 from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
 from botorch.acquisition.multi_objective.objective import IdentityMCMultiOutputObjective, MCMultiOutputObjective
 from botorch.acquisition.multi_objective.parego import qLogNParEGO
+from botorch.acquisition.objective import GenericMCObjective
 from botorch.models.model import Model
 from botorch.optim import (
     optimize_acqf,
@@ -161,6 +163,26 @@ def nehvi(
         sampler=SobolQMCNormalSampler(sample_shape=torch.Size([mc_samples]), seed=seed),
         objective=IdentityMCMultiOutputObjective(outcomes=list(range(m))) if caps is None
         else ClampedObjective(*caps),
+        constraints=constraints or None,
+        X_pending=X_pending,
+        prune_baseline=True,
+    )
+
+
+def nei(
+    model: Model,
+    X_baseline: torch.Tensor,
+    constraints: list[Callable[[torch.Tensor], torch.Tensor]],
+    X_pending: torch.Tensor | None,
+    mc_samples: int,
+    seed: int,
+) -> AcquisitionFunction:
+    """qLogNEI of the first output: one objective (maximized); hypervolume needs two."""
+    return qLogNoisyExpectedImprovement(
+        model=model,
+        X_baseline=X_baseline,
+        sampler=SobolQMCNormalSampler(sample_shape=torch.Size([mc_samples]), seed=seed),
+        objective=GenericMCObjective(lambda Z, X=None: Z[..., 0]),
         constraints=constraints or None,
         X_pending=X_pending,
         prune_baseline=True,

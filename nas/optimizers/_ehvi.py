@@ -70,8 +70,12 @@ def improvement_boxes(Y: Tensor, ref: Tensor, caps: Tensor | None) -> tuple[Tens
     """The region ``Y`` (``n x m``, maximization) leaves undominated above ``ref``, as boxes
     (lower and upper, ``C x m``), each side capped at ``caps`` (``m``) where given; boxes left
     empty by the caps are dropped."""
-    part = FastNondominatedPartitioning(ref_point=ref, Y=Y[(Y > ref).all(dim=-1)])
-    lower, upper = part.get_hypercell_bounds()
+    Y = Y[(Y > ref).all(dim=-1)]
+    if Y.shape[-1] == 1:  # one objective: the gain is above the best value (EI)
+        lower = torch.cat([Y, ref.unsqueeze(0)]).max(dim=0, keepdim=True).values
+        upper = torch.full_like(lower, torch.inf)
+    else:
+        lower, upper = FastNondominatedPartitioning(ref_point=ref, Y=Y).get_hypercell_bounds()
     if caps is not None:
         upper = torch.minimum(upper, caps)
     keep = (upper > lower).all(dim=-1)

@@ -2,11 +2,12 @@
 
 encode history → one GP per objective and per constrained metric (:mod:`._gp`) →
 qLogNoisyExpectedHypervolumeImprovement with running trials as ``X_pending``
-(qLogNParEGO past 3 objectives) → ``optimize_acqf`` (:mod:`._acqf`) → decode. In domains
-with an integer or categorical column and up to three objectives, analytic log EHVI
-maximised by enumeration or a batched local search instead (:mod:`._analytic`): BoTorch's
-qLogNEHVI with ``optimize_acqf_mixed_alternating`` cost seconds a proposal there (README,
-"The optimizer"). Scrambled Sobol for the first ``n_initial`` trials.
+(qLogNEI for one objective, qLogNParEGO past 3) → ``optimize_acqf`` (:mod:`._acqf`) →
+decode. In domains with an integer or categorical column and up to three objectives,
+analytic log EHVI (with one objective, its EI) maximised by enumeration or a batched local
+search instead (:mod:`._analytic`): BoTorch's qLogNEHVI with
+``optimize_acqf_mixed_alternating`` cost seconds a proposal there (README, "The
+optimizer"). Scrambled Sobol for the first ``n_initial`` trials.
 
 The hypervolume is measured against the problem's reference point, but each objective's
 samples are capped (softly; hard on the analytic path) at its best observed value plus
@@ -232,6 +233,12 @@ class MoboOptimizer(Optimizer):
         if m <= 3 and self._analytic_ok(model):
             X, how = self._analytic(model, data, keep, ref_min, X_pending, X_avoid, n)
             info.update(strategy="LogEHVI", acq_optimizer=how)
+            return X, info
+        if m == 1:
+            acq = _acqf.nei(model, X_base, constraints, X_pending, cfg.mc_samples, seed)
+            X, how = _acqf.optimize(acq, self.domain, n, X_avoid, cfg.num_restarts, cfg.raw_samples,
+                                    cfg.max_enumerate, cfg.acq_maxiter)
+            info.update(strategy="qLogNEI", acq_optimizer=how)
             return X, info
         if m <= 3:
             caps = _acqf.objective_caps(data.Y[:, :m], cfg.ideal_margin)

@@ -21,7 +21,7 @@ from nas.optimizers.sobol import sobol_configs
 from nas.pareto import hypervolume
 from nas.trial import Trial, TrialState
 from search_spaces.base import Objective, make_space
-from search_spaces.params import Categorical, validate_config
+from search_spaces.params import Categorical, Float, validate_config
 from search_spaces.tasks.threads import torch_threads
 
 FAST = {"mc_samples": 16, "num_restarts": 2, "raw_samples": 32, "cold_maxiter": 60, "warm_maxiter": 20}
@@ -382,3 +382,26 @@ def test_mixed_space_proposals_do_not_pile_up_at_an_end_of_the_front(monkeypatch
     raised, flat = _mixed_run(monkeypatch, 2.0), _mixed_run(monkeypatch, 0.0)
     assert np.mean(raised > 0.99) <= 0.25, raised
     assert np.mean(flat > 0.99) > np.mean(raised > 0.99), (flat, raised)
+
+
+@pytest.mark.parametrize("space", ["continuous", "mixed"])
+def test_one_objective_is_optimised_by_expected_improvement(space: str) -> None:
+    """Hypervolume needs two objectives; with one, continuous spaces use qLogNEI and the
+    analytic path its one-dimensional case (EI). Both used to raise inside BoTorch."""
+    params: dict[str, Any] = {"x": Float(0.0, 1.0), "y": Float(0.0, 1.0)}
+    if space == "mixed":
+        params["op"] = Categorical(("a", "b", "c"))
+    problem = Problem(params, [Objective("loss", "min", 10.0)])
+
+    def evaluate(c: dict[str, Any]) -> dict[str, float]:
+        return {"loss": (c["x"] - 0.3) ** 2 + (c["y"] - 0.7) ** 2 + 0.2 * "abc".index(c.get("op", "a"))}
+
+    opt = make_optimizer("mobo", problem, seed=0, **FAST)
+    history = initial(problem, evaluate, 8)
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        history += complete(opt.propose(history, [], 2, rng), evaluate, start=len(history))
+        assert not opt.last_info["fallbacks"]
+    assert opt.last_info["strategy"] == ("qLogNEI" if space == "continuous" else "LogEHVI")
+    best = min(t.values["loss"] for t in history)
+    assert best < 0.5 * min(t.values["loss"] for t in history[:8])
