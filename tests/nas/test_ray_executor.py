@@ -485,8 +485,9 @@ def test_a_study_the_warm_pool_finishes_first_ends_without_waiting_for_ray(tmp_p
 
 def test_ray_boots_at_the_lowest_cpu_priority_and_an_abandoned_boot_shuts_itself_down(tmp_path):
     """In a fresh process (the test session shares another Ray): every process of the Ray
-    that RayBoot starts runs at niceness 19 while this process's main thread stays at its
-    own; a boot closed before it is up shuts its Ray down by itself once it is up."""
+    that RayBoot starts runs at niceness 19 and under SCHED_IDLE while this process's main
+    thread keeps its own; a boot closed before it is up shuts its Ray down by itself once
+    it is up."""
     code = textwrap.dedent("""
         import os, threading, time, psutil, ray
         from nas.executors._ray_boot import RayBoot, join_abandoned
@@ -496,6 +497,8 @@ def test_ray_boots_at_the_lowest_cpu_priority_and_an_abandoned_boot_shuts_itself
         kids = [p for p in psutil.Process().children(recursive=True) if p.name() in ("raylet", "gcs_server")]
         print("NICE", sorted({p.nice() for p in kids}), len(kids), mine,
               os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        print("POLICY", sorted({os.sched_getscheduler(p.pid) for p in kids}) == [os.SCHED_IDLE],
+              os.sched_getscheduler(0) == os.SCHED_OTHER)
         boot.close()
         print("AFTER-CLOSE", ray.is_initialized())
         @SLOW@
@@ -514,6 +517,7 @@ def test_ray_boots_at_the_lowest_cpu_priority_and_an_abandoned_boot_shuts_itself
     lines = dict(line.split(" ", 1) for line in p.stdout.splitlines() if " " in line)
     nices, n, main_before, main_after = lines["NICE"].rsplit(" ", 3)
     assert nices == "[19]" and int(n) == 2 and main_before == main_after == "0"
+    assert lines["POLICY"] == "True True"  # SCHED_IDLE for Ray's processes, not for ours
     assert lines["AFTER-CLOSE"] == "False"
     assert lines["ABANDONED"] == "False"
     assert lines["SHUT"] == "True False True"
