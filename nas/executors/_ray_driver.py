@@ -106,7 +106,7 @@ class Driver:
         if self.warm is None:
             return False
         busy = self.warm.busy()
-        self.warm.report_finished(self.study, self.report)
+        self.warm.report_finished(self.report)
         if not busy:
             if self.warm.lost:
                 self._reap()  # it died with a trial: re-queue it

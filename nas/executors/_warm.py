@@ -81,10 +81,10 @@ class WarmPool:
         for t in self._threads:
             t.join(max(0.0, deadline - time.monotonic()))
 
-    def report_finished(self, study: Study, report: Callable[[Trial], None]) -> None:
+    def report_finished(self, report: Callable[[Trial], None]) -> None:
         """Hand the trials finished since the last call to ``report`` (from the driver's thread)."""
         for tid in self.take_finished():
-            report(study.store.get_trial(tid))
+            report(self.study.store.get_trial(tid))
 
     def take_finished(self) -> list[int]:
         with self._lock:

@@ -112,9 +112,9 @@ class RayExecutor(Executor):
         boot = RayBoot(num_cpus=self._local_cpus(), **self.init).start()
         try:
             while warm.busy() and not boot.up():
-                warm.report_finished(study, report)
+                warm.report_finished(report)
                 warm.join(0.05)
-            warm.report_finished(study, report)
+            warm.report_finished(report)
             if not boot.up() and not warm.busy() and study.done():
                 return
             boot.wait()

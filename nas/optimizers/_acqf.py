@@ -57,8 +57,18 @@ class Domain:
     categorical: dict[int, list[float]]
 
     @property
+    def values(self) -> dict[int, list[float]]:
+        """The allowed values of each integer and categorical column."""
+        return {**self.discrete, **self.categorical}
+
+    @property
+    def continuous(self) -> list[int]:
+        """The columns with neither (optimised over their bounds)."""
+        return [j for j in range(self.bounds.shape[-1]) if j not in self.values]
+
+    @property
     def fully_discrete(self) -> bool:
-        return len(self.discrete) + len(self.categorical) == self.bounds.shape[-1]
+        return not self.continuous
 
     def n_configs(self) -> float:
         sizes = [len(v) for v in (*self.discrete.values(), *self.categorical.values())]
@@ -66,7 +76,7 @@ class Domain:
 
     def choices(self) -> torch.Tensor:
         """All ``N x d`` configurations of a fully discrete domain."""
-        values = [self.discrete.get(j) or self.categorical[j] for j in range(self.bounds.shape[-1])]
+        values = [self.values[j] for j in range(self.bounds.shape[-1])]
         return torch.tensor(list(itertools.product(*values)), dtype=_DTYPE)
 
 
@@ -256,7 +266,7 @@ def optimize(
         return X, "optimize_acqf_discrete"
     if domain.fully_discrete:
         values = [
-            torch.tensor(domain.discrete.get(j) or domain.categorical[j], dtype=_DTYPE)
+            torch.tensor(domain.values[j], dtype=_DTYPE)
             for j in range(domain.bounds.shape[-1])
         ]
         X, _ = optimize_acqf_discrete_local_search(

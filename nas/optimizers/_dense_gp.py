@@ -24,10 +24,10 @@ from gpytorch.kernels import AdditiveKernel, Kernel, ProductKernel, RBFKernel, S
 from gpytorch.likelihoods import GaussianLikelihood
 from gpytorch.means import ConstantMean
 from gpytorch.priors import LogNormalPrior, Prior
+from linear_operator.utils.cholesky import psd_safe_cholesky
 from torch import Tensor
 
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
-_JITTER = (1e-8, 1e-7, 1e-6)  # gpytorch's psd_safe_cholesky tries these for doubles
 
 
 def supported(model: GPyTorchModel) -> bool:
@@ -90,18 +90,6 @@ def kernel_matrix(k: Kernel, P: dict[int, Tensor]) -> Tensor:
     return torch.exp(-torch.einsum("ijd,...d->...ij", D, ls.reciprocal()) / D.shape[-1])
 
 
-def cholesky(K: Tensor) -> Tensor:
-    L, info = torch.linalg.cholesky_ex(K)
-    if not bool(info.any()):
-        return L
-    eye = torch.eye(K.shape[-1], dtype=K.dtype)
-    for jitter in _JITTER:
-        L, info = torch.linalg.cholesky_ex(K + jitter * eye)
-        if not bool(info.any()):
-            return L
-    return torch.linalg.cholesky(K + _JITTER[-1] * eye)  # raises, naming the failure
-
-
 def log_prior(prior: Prior, value: Tensor) -> Tensor:
     """``prior.log_prob(value)``, in closed form for the log-normal priors BoTorch puts on
     lengthscales and noise (torch.distributions' version validates and transforms on every
@@ -133,7 +121,7 @@ def neg_mll(model: GPyTorchModel, P: dict[int, Tensor] | None = None) -> Tensor:
     noise = model.likelihood.noise  # batch x 1
     K = K + torch.diag_embed(noise.expand(*noise.shape[:-1], n))
     r = (y - model.mean_module.constant.unsqueeze(-1)).unsqueeze(-1)
-    L = cholesky(K)
+    L = psd_safe_cholesky(K)  # gpytorch's own: jitter 1e-8, 1e-7, 1e-6 where needed
     a = torch.linalg.solve_triangular(L, r, upper=False)
     logdet = 2 * torch.log(torch.diagonal(L, dim1=-2, dim2=-1)).sum(-1)
     logp = -0.5 * (a.squeeze(-1).pow(2).sum(-1) + logdet + n * math.log(2 * math.pi))
@@ -179,7 +167,7 @@ class Predictor:
 
     def _factor(self, X: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         K = self._matrix(pairwise(self.kernel, X), len(y))
-        L = cholesky(K + torch.diag_embed(self.noise.expand(-1, len(X))))
+        L = psd_safe_cholesky(K + torch.diag_embed(self.noise.expand(-1, len(X))))
         alpha = torch.cholesky_solve((y - self.constant).unsqueeze(-1), L)
         return L, alpha
 

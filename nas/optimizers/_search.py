@@ -33,7 +33,7 @@ def sample(domain: Domain, n: int) -> Tensor:
     categorical ones drawn from their values (torch's global generator)."""
     lo, hi = domain.bounds
     X = lo + (hi - lo) * torch.rand(n, len(lo), dtype=_DTYPE)
-    for j, values in {**domain.discrete, **domain.categorical}.items():
+    for j, values in domain.values.items():
         X[:, j] = torch.tensor(values, dtype=_DTYPE)[torch.randint(len(values), (n,))]
     return X
 
@@ -55,7 +55,7 @@ def neighbours(X: Tensor, domain: Domain) -> tuple[Tensor, Tensor]:
     """Every one-coordinate discrete change of each row of ``X``, and the row it came from."""
     rows, owner = [], []
     for r, x in enumerate(X):
-        for j, values in {**domain.discrete, **domain.categorical}.items():
+        for j, values in domain.values.items():
             for v in _steps(values, float(x[j]), j in domain.categorical):
                 y = x.clone()
                 y[j] = v
@@ -70,7 +70,7 @@ def perturbed(X: Tensor, domain: Domain, copies: int, scales: tuple[float, ...] 
     """``copies`` Gaussian perturbations of each row's continuous columns per scale (a
     fraction of each column's range), clipped to the bounds, so a front lying on a face
     of the box gets points exactly on it; discrete columns unchanged."""
-    cont = [j for j in range(X.shape[-1]) if j not in domain.discrete and j not in domain.categorical]
+    cont = domain.continuous
     if not cont or not len(X):
         return X[:0]
     lo, hi = domain.bounds[:, cont]
@@ -99,7 +99,7 @@ def _masked(score: Score, X: Tensor, X_avoid: Tensor) -> Tensor:
 def polish(score: Score, X: Tensor, domain: Domain, maxiter: int) -> Tensor:
     """The rows of ``X`` after at most ``maxiter`` L-BFGS-B iterations on their continuous
     columns (one run for all rows: the summed score separates)."""
-    cont = [j for j in range(X.shape[-1]) if j not in domain.discrete and j not in domain.categorical]
+    cont = domain.continuous
     if not cont or not len(X):
         return X
     lo, hi = domain.bounds[:, cont]

@@ -174,7 +174,7 @@ class MoboOptimizer(Optimizer):
         self.n_initial = self.config.initial(len(problem.params))
         self.domain = _acqf.make_domain(problem.params)
         # Domains with a discrete or categorical column take the analytic path (module docstring).
-        self._discrete_columns = bool(self.domain.discrete or self.domain.categorical)
+        self._discrete_columns = bool(self.domain.values)
         self._cache = _gp.HyperparameterCache()
 
     def propose(
