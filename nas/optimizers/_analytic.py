@@ -12,8 +12,8 @@ Measured against BoTorch's qLogNEHVI with ``optimize_acqf_mixed_alternating`` or
 ``optimize_acqf_discrete_local_search``, which this replaces in these domains: one
 qLogNEHVI call cost ~60 ms for 4 candidates and ~480 ms for 128 at 100 observations (64 MC
 samples, each with its own box decomposition of the baseline front, and gpytorch's
-posterior), and a proposal made ~100 such calls. The analytic score costs 0.024 ms a
-candidate, so a proposal scores thousands of candidates in a few dozen calls.
+posterior), and a proposal made ~100 such calls. The analytic score costs 0.017 ms a
+candidate (``benchmarks/mobo_costs.py``), so a proposal scores thousands of candidates in a few dozen calls.
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 and the posterior the analytic acquisition scores with.
 
 gpytorch evaluates a kernel through modules and lazy linear operators; on the 20–200
-points ``mobo`` fits, that machinery, not arithmetic, is the cost of a call (5–15 ms a loss
-evaluation measured on a 2-core machine, ``torch.broadcast_shapes`` a quarter of it; ~150
-ms for a posterior at 1 024 points). :func:`neg_mll` and :class:`Predictor` compute the
+points ``mobo`` fits, that machinery, not arithmetic, is most of the cost of a call
+(``benchmarks/mobo_costs.py``: 8.8 ms a loss evaluation with its gradient at 100 points,
+5.0 ms here). :func:`neg_mll` and :class:`Predictor` compute the
 same values from the same fitted parameter tensors with a handful of dense tensor
 operations (tests compare both with gpytorch's). They cover the models ``mobo`` builds
 (scale, sum and product kernels over RBF and BoTorch's categorical kernel, a constant mean,
