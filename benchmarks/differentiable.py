@@ -1,7 +1,9 @@
-"""Differentiable cell search (not a test): RARTS against first-order DARTS at equal search
-budget, with random cells from the same space as the floor.
+"""Differentiable search (not a test): RARTS against first-order DARTS at equal search
+budget, with random cells from the same space as the floor; and, with ``--space tas``, TAS
+against uniform channel scaling and L1 filter pruning at equal FLOPs (:mod:`benchmarks._tas`).
 
     PYTHONPATH=$PWD nice -n 10 .venv/bin/python -m benchmarks.differentiable   # ~15-25 min, one core
+    .venv/bin/python -m benchmarks.differentiable --space tas --help
 
 For each seed both methods search with the same supernet, data halves, batch order, epochs,
 batch size, optimizers and architecture learning rate (they differ only in the update, see
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -123,8 +126,22 @@ def table(rows: list[dict[str, Any]], summ: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> None:
+    """``--space rarts`` (the default) runs the RARTS benchmark below; ``--space tas`` hands
+    the other arguments to :func:`benchmarks._tas.main`."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--space", choices=["rarts", "tas"], default="rarts")
+    known, rest = pre.parse_known_args(sys.argv[1:] if argv is None else argv)
+    if known.space == "tas":
+        from benchmarks._tas import main as tas_main
+
+        return tas_main(rest)
+    return rarts_main(rest)
+
+
+def rarts_main(argv: list[str]) -> None:
+    p = argparse.ArgumentParser(prog="benchmarks.differentiable", description=__doc__.splitlines()[0])
+    p.add_argument("--space", choices=["rarts", "tas"], default="rarts", help="tas: see --space tas --help")
     p.add_argument("--task", default="digits", choices=["digits", "mnist1d"])
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--first-seed", type=int, default=0, help="seeds run are first-seed .. first-seed+seeds-1")
@@ -148,13 +165,13 @@ def main() -> None:
     p.add_argument(
         "--merge", nargs="+", metavar="JSON", help="only merge finished runs (seed ranges run apart) into --out"
     )
-    a = p.parse_args()
+    a = p.parse_args(argv)
     if a.merge:
         return merge([Path(f) for f in a.merge], Path(a.out))
     if not a.methods or set(a.methods) - set(NAMES):
         p.error(f"--methods {','.join(a.methods)}: choose from {','.join(NAMES)}")
     torch.set_num_threads(1)
-    settings = {k: v for k, v in vars(a).items() if k != "out"}
+    settings = {k: v for k, v in vars(a).items() if k not in ("out", "space")}
     rows: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     for seed in range(a.first_seed, a.first_seed + a.seeds):

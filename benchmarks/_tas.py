@@ -1,7 +1,9 @@
 """TAS benchmark (not a test): TAS-pruned networks against uniform channel scaling and against
 L1-norm filter pruning at equal FLOPs, each trained with the same distillation budget.
 
-    nice -n 10 .venv/bin/python -m benchmarks.tas      # ~20 min on one busy core
+    nice -n 10 .venv/bin/python -m benchmarks.differentiable --space tas   # ~20 min on one busy core
+
+The TAS half of :mod:`benchmarks.differentiable` (the RARTS half lives there).
 
 For each seed the unpruned residual CNN of the ``tas`` space is trained once (cached), then
 for each FLOPs target one TAS search (the paper's settings: temperature 10 → 0.1, λ = 2)
@@ -132,7 +134,7 @@ def plot(runs: list[dict[str, Any]], path: Path, task: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="benchmarks.differentiable --space tas", description=__doc__.split("\n\n")[0])
     ap.add_argument("--task", default="digits")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--targets", type=float, nargs="+", default=[0.3, 0.5, 0.7])
