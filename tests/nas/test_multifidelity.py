@@ -187,7 +187,7 @@ def test_cli_trials_shows_last_step_and_steps_prints_the_curve(tmp_path, study_n
     assert "has no trial number 99" in capsys.readouterr().err
 
 
-def test_mobo_fits_only_full_fidelity_trials_but_never_reproposes_a_stopped_one():
+def test_mobo_fits_stopped_trials_off_the_front_and_never_reproposes_one():
     import numpy as np
 
     from nas.optimizers import Problem, make_optimizer
@@ -198,13 +198,43 @@ def test_mobo_fits_only_full_fidelity_trials_but_never_reproposes_a_stopped_one(
 
     params = {"q": Float(0.0, 1.0), "w": Float(0.0, 1.0)}
     problem = Problem(params, [Objective("err", "min"), Objective("size", "min")], [])
-    opt = make_optimizer("mobo", problem, seed=0, n_initial=4)
-    first = opt.propose([], [], 4, np.random.default_rng(0))
+    first = make_optimizer("mobo", problem, seed=0, n_initial=4).propose([], [], 4, np.random.default_rng(0))
     done = Trial(0, 0, TrialState.COMPLETE, first[0], curve(first[0], MAX_STEP))
     stopped = [
         Trial(i, i, TrialState.STOPPED, c, curve(c, 1), {"stopped_at_step": 1})
         for i, c in enumerate(first[1:], start=1)
     ]
-    assert len(training_data(problem, [done, *stopped]).X) == 1
-    nxt = opt.propose([done, *stopped], [], 2, np.random.default_rng(1))  # fewer than 2 fit points: Sobol
-    assert not {tuple(sorted(c.items())) for c in nxt} & {tuple(sorted(c.items())) for c in first}
+    data = training_data(problem, [done, *stopped])
+    assert data.full.tolist() == data.front_rows.tolist() == [True, False, False, False]
+    assert len(training_data(problem, stopped).X) == 3 and training_data(problem, stopped).front_rows.all()
+    assert len(training_data(problem, [done, *stopped], "exclude").X) == 1
+    for option in ("last_value", "exclude"):  # exclude: fewer than 2 fit points, so Sobol
+        opt = make_optimizer("mobo", problem, seed=0, n_initial=4, stopped=option)
+        nxt = opt.propose([done, *stopped], [], 2, np.random.default_rng(1))
+        assert not {tuple(sorted(c.items())) for c in nxt} & {tuple(sorted(c.items())) for c in first}
+
+
+def test_mobo_steers_away_from_where_the_scheduler_stopped_trials():
+    """Complete trials tie along q; stopped ones, all with poor values, crowd q > 0.5. Fitting
+    them (the default) moves the proposals to q < 0.5; excluding them does not."""
+    import numpy as np
+
+    from nas.optimizers import Problem, make_optimizer
+    from search_spaces.base import Objective
+    from search_spaces.params import Float
+    from storage import Trial
+
+    problem = Problem({"q": Float(0.0, 1.0)}, [Objective("err", "min")], [])
+    full = [Trial(i, i, TrialState.COMPLETE, {"q": q}, {"err": 0.5}) for i, q in enumerate((0.05, 0.5, 0.95))]
+    qs = np.linspace(0.55, 1.0, 12)
+    stopped = [
+        Trial(3 + i, 3 + i, TrialState.STOPPED, {"q": float(q)}, {"err": 0.9}, {"stopped_at_step": 1})
+        for i, q in enumerate(qs)
+    ]
+
+    def proposed(option: str) -> list[float]:
+        opt = make_optimizer("mobo", problem, seed=0, n_initial=2, stopped=option)
+        return [c["q"] for c in opt.propose([*full, *stopped], [], 4, np.random.default_rng(0))]
+
+    assert max(proposed("last_value")) < 0.5
+    assert max(proposed("exclude")) > 0.5
