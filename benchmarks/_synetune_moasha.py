@@ -43,7 +43,7 @@ def run(seed: int, epochs: int, max_epochs: int, eta: int = 3, min_step: int = 1
 
     import torch
     from syne_tune.backend.trial_status import Trial
-    from syne_tune.config_space import lograndint, loguniform, randint
+    from syne_tune.config_space import lograndint, loguniform, randint, uniform
     from syne_tune.optimizer.schedulers.multiobjective.moasha import MOASHA
 
     import benchmarks.multifidelity as mf
@@ -52,10 +52,9 @@ def run(seed: int, epochs: int, max_epochs: int, eta: int = 3, min_step: int = 1
     random.seed(seed)
     np.random.seed(seed)  # MOASHA draws each trial's bracket from numpy's global generator
     torch.manual_seed(seed)
+    kinds = {("int", True): lograndint, ("int", False): randint, ("float", True): loguniform, ("float", False): uniform}
     space = {
-        "width": lograndint(mf.WIDTH[0], mf.WIDTH[1]),
-        "depth": randint(mf.DEPTH[0], mf.DEPTH[1]),
-        "lr": loguniform(1e-4, 1e-1),
+        k: kinds[(p["type"], p.get("log", False))](p["low"], p["high"]) for k, p in mf.PROBLEMS[mf.PROBLEM].items()
     }
     scheduler = MOASHA(
         space,

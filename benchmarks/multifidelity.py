@@ -2,22 +2,28 @@
 
 Not a test. Task: an MLP on mnist1d (``search_spaces.tasks.vision.load_arrays``), one
 step per training epoch, up to ``--max-epochs``; two objectives, validation error and
-parameters (thousands), both minimised. Each (method, seed) run is a real study in SQLite
-driven by ``Study.ask`` and ``nas.runner.evaluate_trial`` (the path every executor uses),
-until ``--epochs`` training epochs have been spent in all. Methods: full-fidelity
+parameters (thousands), both minimised. ``--problem`` picks the search space (see
+:data:`PROBLEMS`): ``mlp3`` (width, depth, learning rate) or ``mlp6`` (also weight decay,
+batch size and dropout, over wider ranges). Each (method, seed) run is a real study in
+SQLite driven by ``Study.ask`` and ``nas.runner.evaluate_trial`` (the path every executor
+uses), until ``--epochs`` training epochs have been spent in all. Methods: full-fidelity
 ``random`` and ``mobo``; ``moasha+random`` and ``moasha+mobo`` (MO-ASHA, min_step 1,
-eta 3). The hypervolume is that of the COMPLETE (full-fidelity) trials, against the fixed
-reference point (error 1.0, the largest model's size), after each trial, against the
-epochs spent so far. ``synetune-moasha`` is Syne Tune's MOASHA scheduler (random
-configurations, its own rung decisions) around the same evaluator
+eta 3), and ``moasha+mobo-exclude`` (``mobo`` with ``stopped: exclude``: the STOPPED
+trials left out of its fit). The hypervolume is that of the COMPLETE (full-fidelity)
+trials, against the fixed reference point (error 1.0, the largest model's size), after each
+trial, against the epochs spent so far. ``synetune-moasha`` is Syne Tune's MOASHA
+scheduler (random configurations, its own rung decisions) around the same evaluator
 (:mod:`benchmarks._synetune_moasha`); it needs ``pip install syne-tune`` and is skipped,
 with a message, where that is missing.
 
     .venv/bin/python -m benchmarks.multifidelity --seeds 5
     .venv/bin/python -m benchmarks.multifidelity --summarize   # table + plot from the .jsonl
+    .venv/bin/python -m benchmarks.multifidelity --problem mlp6 --max-epochs 27 --epochs 540 \
+        --jsonl benchmarks/results/multifidelity-mlp6.jsonl --out benchmarks/results/multifidelity-mlp6.json
 
-Results: ``benchmarks/results/multifidelity.json`` (+ ``.jsonl`` of finished runs) and
-``multifidelity.png``.
+Results: ``--out`` (default ``benchmarks/results/multifidelity.json``, the plot beside it)
+and the ``--jsonl`` of finished runs, which a rerun resumes; a summary keeps the runs of
+``--problem`` only.
 """
 
 from __future__ import annotations
@@ -35,9 +41,25 @@ import numpy as np
 
 RESULTS = Path(__file__).parent / "results"
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != RESULTS.parent.resolve()]
-METHODS = ["random", "moasha+random", "mobo", "moasha+mobo", "synetune-moasha"]
-WIDTH = (8, 128)
-DEPTH = (1, 2)
+METHODS = ["random", "moasha+random", "mobo", "moasha+mobo", "moasha+mobo-exclude", "synetune-moasha"]
+# The search spaces: "mlp3" (width, depth, lr) and "mlp6", which adds weight decay, batch size
+# and dropout over wider ranges, so that more of it trains badly.
+PROBLEMS: dict[str, dict[str, dict[str, Any]]] = {
+    "mlp3": {
+        "width": {"type": "int", "low": 8, "high": 128, "log": True},
+        "depth": {"type": "int", "low": 1, "high": 2},
+        "lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True},
+    },
+    "mlp6": {
+        "width": {"type": "int", "low": 8, "high": 256, "log": True},
+        "depth": {"type": "int", "low": 1, "high": 3},
+        "lr": {"type": "float", "low": 1e-5, "high": 1.0, "log": True},
+        "weight_decay": {"type": "float", "low": 1e-6, "high": 1e-1, "log": True},
+        "batch": {"type": "int", "low": 16, "high": 512, "log": True},
+        "dropout": {"type": "float", "low": 0.0, "high": 0.8},
+    },
+}
+PROBLEM = "mlp3"
 _DATA: dict[int, Any] = {}
 
 
@@ -59,34 +81,36 @@ def _data(seed: int = 0) -> Any:
 
 
 def evaluate(p: dict[str, Any], ctx: Any) -> dict[str, float]:
-    """Train the MLP for up to MAX_EPOCHS epochs, reporting each epoch through ``ctx.step``."""
+    """Train the MLP for up to MAX_EPOCHS epochs, reporting each epoch through ``ctx.step``.
+    Parameters ``weight_decay``, ``batch`` and ``dropout`` (problem ``mlp6``) default to 0,
+    128 and 0 (problem ``mlp3``)."""
     import torch
 
     torch.set_num_threads(1)
     torch.manual_seed(1000 * ctx.seed + ctx.trial_number)
     xtr, ytr, xva, yva = _data()
-    width, depth = int(p["width"]), int(p["depth"])
+    width, depth, batch = int(p["width"]), int(p["depth"]), int(p.get("batch", 128))
     layers: list[torch.nn.Module] = []
     d = xtr.shape[1]
     for _ in range(depth):
-        layers += [torch.nn.Linear(d, width), torch.nn.ReLU()]
+        layers += [torch.nn.Linear(d, width), torch.nn.ReLU(), torch.nn.Dropout(float(p.get("dropout", 0.0)))]
         d = width
     model = torch.nn.Sequential(*layers, torch.nn.Linear(d, 10))
-    opt = torch.optim.Adam(model.parameters(), lr=float(p["lr"]))
+    opt = torch.optim.Adam(model.parameters(), lr=float(p["lr"]), weight_decay=float(p.get("weight_decay", 0.0)))
     values: dict[str, float] = {}
     kparams = n_params(width, depth) / 1000
     for epoch in range(1, MAX_EPOCHS + 1):
         perm = torch.randperm(len(xtr))
         model.train()
-        for b in range(0, len(xtr), 128):
-            idx = perm[b : b + 128]
+        for b in range(0, len(xtr), batch):
+            idx = perm[b : b + batch]
             opt.zero_grad()
             torch.nn.functional.cross_entropy(model(xtr[idx]), ytr[idx]).backward()
             opt.step()
         model.eval()
         with torch.no_grad():
             err = float((model(xva).argmax(1) != yva).float().mean())
-        values = {"val_err": err, "kparams": kparams}
+        values = {"val_err": err if err == err else 1.0, "kparams": kparams}  # NaN (diverged): chance or worse
         if not ctx.step(epoch, values):
             break
     return values
@@ -95,21 +119,35 @@ def evaluate(p: dict[str, Any], ctx: Any) -> dict[str, float]:
 MAX_EPOCHS = 9
 
 
+def set_problem(name: str) -> None:
+    """Select the search space here and in the module the custom space imports (this file
+    runs as ``__main__``, so that module is a second copy)."""
+    import benchmarks.multifidelity as evaluator_module
+
+    global PROBLEM
+    PROBLEM = evaluator_module.PROBLEM = name
+
+
 def spec(method: str, seed: int, max_epochs: int) -> dict[str, Any]:
     opt = method.split("+")[-1]
+    optimizer: dict[str, Any] = {"name": opt, "seed": seed}
+    if method == "moasha+mobo":  # mobo fitting the STOPPED trials at their last values ...
+        optimizer["stopped"] = "last_value"
+    if opt == "mobo-exclude":  # ... or leaving them out of its fit
+        optimizer = {"name": "mobo", "seed": seed, "stopped": "exclude"}
     s: dict[str, Any] = {
         "name": f"mf-{method}-{seed}".replace("+", "-"),
         "space": {
             "name": "custom",
-            "params": {
-                "width": {"type": "int", "low": WIDTH[0], "high": WIDTH[1], "log": True},
-                "depth": {"type": "int", "low": DEPTH[0], "high": DEPTH[1]},
-                "lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True},
-            },
+            "params": PROBLEMS[PROBLEM],
             "evaluator": "benchmarks.multifidelity:evaluate",
         },
-        "objectives": [{"name": "val_err", "direction": "min"}, {"name": "kparams", "direction": "min"}],
-        "optimizer": {"name": opt, "seed": seed},
+        # The hypervolume's own reference point, so mobo's EHVI values what the benchmark scores.
+        "objectives": [
+            {"name": "val_err", "direction": "min", "ref": float(reference()[0])},
+            {"name": "kparams", "direction": "min", "ref": float(reference()[1])},
+        ],
+        "optimizer": optimizer,
         "budget": {"trials": 10_000},
         "executor": {"name": "local"},
     }
@@ -119,7 +157,9 @@ def spec(method: str, seed: int, max_epochs: int) -> dict[str, Any]:
 
 
 def reference() -> np.ndarray:
-    return np.array([1.0, n_params(WIDTH[1], DEPTH[1]) / 1000])
+    """Error 1.0 and the size of the largest MLP of the current problem."""
+    params = PROBLEMS[PROBLEM]
+    return np.array([1.0, n_params(params["width"]["high"], params["depth"]["high"]) / 1000])
 
 
 class Progress:
@@ -153,6 +193,7 @@ class Progress:
             "counts": self.counts,
             "trials": sum(self.counts.values()),
             "wall_s": time.perf_counter() - self.t0,
+            "problem": PROBLEM,
         }
 
 
@@ -235,7 +276,7 @@ def plot(runs: list[dict[str, Any]], path: Path) -> None:
             ax.plot(grid, np.median(curves, axis=0), label=f"{m} (median of {len(rs)})")
     ax.set_xlabel("training epochs spent")
     ax.set_ylabel("hypervolume of full-fidelity trials")
-    ax.set_title("MLP on mnist1d: val error vs parameters")
+    ax.set_title(f"MLP on mnist1d ({PROBLEM}): val error vs parameters")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -259,10 +300,13 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--epochs", type=int, default=180, help="training epochs per run (all trials together)")
     ap.add_argument("--max-epochs", type=int, default=9, help="epochs of one full-fidelity trial")
+    ap.add_argument("--problem", choices=list(PROBLEMS), default="mlp3", help="search space of the MLP")
+    ap.add_argument("--out", type=Path, default=RESULTS / "multifidelity.json", help="summary (and .png beside it)")
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--summarize", action="store_true")
     ap.add_argument("--jsonl", type=Path, default=RESULTS / "multifidelity.jsonl", help="finished runs (appended)")
     args = ap.parse_args()
+    set_problem(args.problem)
     import logging
 
     import torch
@@ -285,18 +329,20 @@ def main() -> None:
                     f"{r['wall_s']:.0f} s",
                     flush=True,
                 )
-    runs = _read(jsonl)
+    runs = [r for r in _read(jsonl) if r.get("problem", "mlp3") == args.problem]
     summary = summarize(runs)
     summary["settings"] = {
         "task": "mnist1d MLP",
         "max_epochs": args.max_epochs,
+        "problem": args.problem,
+        "params": PROBLEMS[args.problem],
         "eta": 3,
         "min_step": 1,
         "reference": reference().tolist(),
         "syne_tune": _syne_tune_version(),
     }
-    (RESULTS / "multifidelity.json").write_text(json.dumps({"summary": summary, "runs": runs}, indent=1))
-    plot(runs, RESULTS / "multifidelity.png")
+    args.out.write_text(json.dumps({"summary": summary, "runs": runs}, indent=1))
+    plot(runs, args.out.with_suffix(".png"))
     print(table(summary))
 
 
