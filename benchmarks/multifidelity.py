@@ -110,7 +110,7 @@ def evaluate(p: dict[str, Any], ctx: Any) -> dict[str, float]:
         model.eval()
         with torch.no_grad():
             err = float((model(xva).argmax(1) != yva).float().mean())
-        values = {"val_err": err if err == err else 1.0, "kparams": kparams}  # NaN (diverged): chance or worse
+        values = {"val_err": err, "kparams": kparams}
         if not ctx.step(epoch, values):
             break
     return values
