@@ -4,8 +4,9 @@
 A trial's parameters are the search's settings (``flops_target``, ``tau_start``,
 ``tau_end``, ``cost_weight``, ``search_epochs``). The unpruned residual CNN is trained once
 per task, shape and seed and cached; the search network starts from its weights, learns
-width and depth distributions against the cost loss, and its most likely network is trained
-from scratch by distillation from the unpruned one. Objectives: ``accuracy`` of that network
+width and depth distributions against the cost loss, and its most likely network, brought
+inside the FLOPs band where the search ended outside it (:mod:`search_spaces.tas.band`), is
+trained from scratch by distillation from the unpruned one. Objectives: ``accuracy`` of that network
 on the validation split (max) and its ``flops`` per sample (min), counted by
 ``torch.utils.flop_counter.FlopCounterMode`` and checked against the formula of
 :mod:`search_spaces.tas.arch`. The searched widths and depths are the trial's ``arch``

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from search_spaces.tas.arch import Arch, Geometry, cost_loss, expected_flops, flops, full_arch
+from search_spaces.tas.band import in_band
 from search_spaces.tas.model import ResNet, SearchNet
 from search_spaces.tasks.cache import cache_dir, write_atomic
 
@@ -163,7 +164,9 @@ class SearchResult:
 def search(net: SearchNet, x: Tensor, y: Tensor, s: SearchSettings, seed: int) -> SearchResult:
     """Alternate, batch by batch, a weight step on one half of ``x`` (cross-entropy of the
     sampled network) and an architecture step on the other half (cross-entropy plus
-    ``cost_weight`` times the cost loss); return the most likely network.
+    ``cost_weight`` times the cost loss); return the most likely network inside the FLOPs
+    band (:func:`search_spaces.tas.band.in_band`; the argmax's FLOPs per epoch are in the
+    history).
 
     Runs with oneDNN (mkldnn) convolutions off: with one thread, torch 2.13's oneDNN
     convolution backward corrupted the heap on this search's toy network ("corrupted
@@ -202,5 +205,6 @@ def _search(net: SearchNet, x: Tensor, y: Tensor, s: SearchSettings, seed: int) 
             {"epoch": epoch + 1, "tau": tau, "argmax_flops": flops(arch, g), "expected_flops": float(expected.detach())}
         )
     with torch.no_grad():
-        final = float(expected_flops(net.distributions(), cand, g))
-    return SearchResult(net.derived(), final, history)
+        p = net.distributions()
+        final = float(expected_flops(p, cand, g))
+    return SearchResult(in_band(p, cand, g, target, s.tolerance), final, history)
