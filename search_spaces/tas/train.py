@@ -156,9 +156,10 @@ class SearchSettings:
 
 @dataclass(frozen=True)
 class SearchResult:
-    arch: Arch
+    arch: Arch  # the most likely network, brought inside the FLOPs band
     expected_flops: float
     history: list[dict[str, float]]
+    argmax: Arch  # the most likely network as the search left it
 
 
 def search(net: SearchNet, x: Tensor, y: Tensor, s: SearchSettings, seed: int) -> SearchResult:
@@ -207,4 +208,4 @@ def _search(net: SearchNet, x: Tensor, y: Tensor, s: SearchSettings, seed: int) 
     with torch.no_grad():
         p = net.distributions()
         final = float(expected_flops(p, cand, g))
-    return SearchResult(in_band(p, cand, g, target, s.tolerance), final, history)
+    return SearchResult(in_band(p, cand, g, target, s.tolerance), final, history, net.derived())
