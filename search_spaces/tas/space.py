@@ -148,6 +148,7 @@ class TasSpace(SearchSpace):
             "teacher_accuracy": accuracy(self.teacher, d.x_val, d.y_val),
             "flops_ratio": measured / full,
             "expected_flops_ratio": found.expected_flops / full,
+            "argmax_flops_ratio": flops(found.argmax, g) / full,  # before the band step
             "unpruned_flops": full,
             "kd_epochs_run": steps,
             "eval_s": time.perf_counter() - start,

@@ -54,6 +54,7 @@ def test_a_trial_searches_distils_and_reports_counted_flops_each_epoch_and_the_a
     assert ev.values["flops"] == flops(arch, space.geometry) < ev.metrics["unpruned_flops"]
     assert arch_json["depths"] == [1, 1] and all(w in (8, 16, 32) for w in arch_json["widths"])
     assert 0.0 <= ev.values["accuracy"] <= 1.0 and ev.metrics["teacher_accuracy"] > 0.5
+    assert 0.0 < ev.metrics["argmax_flops_ratio"] <= 1.0
     assert [s for s, _ in rec.steps] == [1, 2] and rec.steps[-1][1]["accuracy"] == ev.values["accuracy"]
     assert all(v["flops"] == ev.values["flops"] for _, v in rec.steps)
     assert len(list(cache.glob("digits-resnet-*-seed0.pt"))) == 1
