@@ -7,15 +7,15 @@ The TAS half of :mod:`benchmarks.differentiable` (the RARTS half lives there).
 
 For each seed the unpruned residual CNN of the ``tas`` space is trained once (cached), then
 for each FLOPs target one TAS search (the paper's settings: temperature 10 → 0.1, λ = 2)
-gives a network; the uniformly scaled network with the FLOPs closest to it is built, and
+gives a network, brought inside the ±5 % FLOPs band (``--derive argmax`` keeps the search's
+most likely network as it is); the uniformly scaled network with the FLOPs closest to it is built, and
 three networks are trained for ``kd_epochs`` by distillation from the unpruned one: the TAS
 network and the uniform one from scratch, and the uniform widths holding the unpruned
 filters of largest L1 norm (so L1 starts from trained weights, the others do not). A fourth
 network, ``tas_l1``, is the TAS architecture started the way L1 is (its widths holding the
 unpruned filters of largest L1 norm, its first blocks per stage), so TAS and uniform widths
 are also compared at an equal start: TAS against uniform from scratch, TAS inherited against
-L1. Test
-accuracy is reported; nothing is picked on it. Writes ``benchmarks/results/tas.json`` (after
+L1. Test accuracy is reported; nothing is picked on it. Writes ``benchmarks/results/tas.json`` (after
 every target, so a cut-short run keeps what it finished) and ``tas.png``, and prints a
 markdown table of medians over seeds.
 """
