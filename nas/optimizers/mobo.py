@@ -245,16 +245,17 @@ class MoboOptimizer(Optimizer):
                 msg = f"GP fit for {name!r} failed ({r.error}); kept its starting hyperparameters"
                 log.warning("mobo: %s", msg)
                 self.last_info["fallbacks"].append({"fallback": "unfitted_hyperparameters", "reason": msg})
-        front = data.front_rows
-        ref_min = reference_point(data.Y_min[front], [o.ref for o in self.problem.objectives],
+        front = torch.as_tensor(data.front_rows)  # the front, reference point and caps use these rows
+        ref_min = reference_point(data.Y_min[data.front_rows], [o.ref for o in self.problem.objectives],
                                   [o.direction for o in self.problem.objectives])
         info["ref_point"] = ref_min.tolist()
         constraints = _acqf.outcome_constraints(self.problem.constraints, m)
         X_pending = self._encode_pending(pending)
         X_avoid = data.X if X_pending is None else torch.cat([data.X, X_pending])
-        X_base = data.X[keep][torch.as_tensor(front[keep])]
+        X_base = data.X[keep][front[keep]]
+        caps = _acqf.objective_caps(data.Y[front, :m], cfg.ideal_margin)
         if m <= 3 and self._analytic_ok(model):
-            X, how = self._analytic(model, data, keep, ref_min, X_pending, X_avoid, n)
+            X, how = self._analytic(model, data, keep, front, caps, ref_min, X_pending, X_avoid, n)
             info.update(strategy="LogEHVI", acq_optimizer=how)
             return X, info
         if m == 1:
@@ -264,7 +265,6 @@ class MoboOptimizer(Optimizer):
             info.update(strategy="qLogNEI", acq_optimizer=how)
             return X, info
         if m <= 3:
-            caps = _acqf.objective_caps(data.Y[torch.as_tensor(front), :m], cfg.ideal_margin)
             acq = _acqf.nehvi(model, X_base, torch.tensor(-ref_min, dtype=torch.double), m,
                               constraints, X_pending, cfg.mc_samples, seed, caps)
             # Starts around the front: measured to win on two objectives (ZDT1/2: fronts on
@@ -290,15 +290,14 @@ class MoboOptimizer(Optimizer):
         return self._discrete_columns and _analytic.supported(model)
 
     def _analytic(
-        self, model: Any, data: TrainingData, keep: np.ndarray, ref_min: np.ndarray,
+        self, model: Any, data: TrainingData, keep: np.ndarray, front: torch.Tensor,
+        caps: tuple[torch.Tensor, torch.Tensor] | None, ref_min: np.ndarray,
         X_pending: torch.Tensor | None, X_avoid: torch.Tensor, n: int,
     ) -> tuple[torch.Tensor, str]:
         """``n`` points by :func:`._analytic.propose`. The objectives are capped (hard) at
         the best observed value plus ``ideal_margin`` times the observed range, plus the
         soft cap's slack (:data:`._acqf.CAP_SOFTNESS` of the range)."""
         cfg, m = self.config, len(self.problem.objectives)
-        front = torch.as_tensor(data.front_rows)
-        caps = _acqf.objective_caps(data.Y[front, :m], cfg.ideal_margin)
         ok = torch.as_tensor(data.feasible[keep]) & front[keep]
         Y_front = _analytic.raised_front(model, data.X[keep][ok], data.Y[keep][ok, :m], self.domain)
         # Starts around the front with two objectives, as in the continuous case.
