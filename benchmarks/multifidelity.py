@@ -43,7 +43,7 @@ RESULTS = Path(__file__).parent / "results"
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != RESULTS.parent.resolve()]
 METHODS = ["random", "moasha+random", "mobo", "moasha+mobo", "moasha+mobo-exclude", "synetune-moasha"]
 # The search spaces: "mlp3" (width, depth, lr) and "mlp6", which adds weight decay, batch size
-# and dropout over wider ranges, so that more of it trains badly.
+# and dropout, over ranges reaching settings that cannot train well (lr 1, dropout 0.8).
 PROBLEMS: dict[str, dict[str, dict[str, Any]]] = {
     "mlp3": {
         "width": {"type": "int", "low": 8, "high": 128, "log": True},

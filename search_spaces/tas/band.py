@@ -1,8 +1,9 @@
 """The derived network inside the FLOPs band (pure functions).
 
 The cost loss pushes the distributions until the most likely network's FLOPs fall within
-``(1 ± t)`` of the target, but a short search can end before they do (README lists such
-misses). A user who asks for 50 % of the FLOPs should not get 36 %, so the search's
+``(1 ± t)`` of the target, but a short search can end before they do (the TAS benchmark's
+mnist1d run at commit e204f40 ended at 0.358 for a 0.5 target). A user who asks for 50 % of
+the FLOPs should not get 36 %, so the search's
 network is brought inside the band greedily, giving up as little probability as it can
 (not an exact search over every network). Starting from the argmax, one choice (a layer's
 width or a stage's depth) moves one candidate at a time toward the band: each time the
