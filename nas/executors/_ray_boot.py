@@ -6,9 +6,9 @@ thread that started it. :class:`RayBoot` calls ``ray.init`` from a thread at nic
 at that niceness: on a machine the warm-start processes keep busy, Ray boots on what CPU
 they leave and takes no time from trials; on an idle machine it boots as fast as before.
 The thread also switches to ``SCHED_IDLE`` (Linux), inherited the same way: niceness 19
-still weighs 15 against a trial's 1024, and the dozen processes of a booting Ray took
-CPU from the trials that way (``benchmarks/executor.py --parts whole``: 0.53 s per 0.5
-s-CPU trial, 0.518 s with ``SCHED_IDLE``; README, "Running on Ray").
+still weighs 15 against a trial's 1024. What that saves was not separable from run-to-run
+noise (``benchmarks/executor.py --parts whole``: 1.19x the plain pool with and without it;
+README, "Running on Ray").
 Ray's raylet must register within 30 s of its start; where the trials leave too little CPU
 for that, the start is tried again, still niced, while the warm processes carry the study,
 so a study that keeps every core busy may run wholly in the warm processes.
