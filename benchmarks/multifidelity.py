@@ -7,8 +7,8 @@ parameters (thousands), both minimised. ``--problem`` picks the search space (se
 batch size and dropout, over wider ranges). Each (method, seed) run is a real study in
 SQLite driven by ``Study.ask`` and ``nas.runner.evaluate_trial`` (the path every executor
 uses), until ``--epochs`` training epochs have been spent in all. Methods: full-fidelity
-``random`` and ``mobo``; ``moasha+random`` and ``moasha+mobo`` (MO-ASHA, min_step 1,
-eta 3), and ``moasha+mobo-exclude`` (``mobo`` with ``stopped: exclude``: the STOPPED
+``random`` and ``mobo``; ``moasha+random`` and ``moasha+mobo`` (MO-ASHA; min_step 1 and
+eta 3 unless ``--min-step``, ``--eta``), and ``moasha+mobo-exclude`` (``mobo`` with ``stopped: exclude``: the STOPPED
 trials left out of its fit). The hypervolume is that of the COMPLETE (full-fidelity)
 trials, against the fixed reference point (error 1.0, the largest model's size), after each
 trial, against the epochs spent so far. ``synetune-moasha`` is Syne Tune's MOASHA
@@ -60,6 +60,7 @@ PROBLEMS: dict[str, dict[str, dict[str, Any]]] = {
     },
 }
 PROBLEM = "mlp3"
+RUNGS = {"min_step": 1, "eta": 3}  # MO-ASHA's (and Syne Tune's) rungs: ``--min-step``, ``--eta``
 _DATA: dict[int, Any] = {}
 
 
@@ -128,6 +129,14 @@ def set_problem(name: str) -> None:
     PROBLEM = evaluator_module.PROBLEM = name
 
 
+def set_rungs(min_step: int, eta: int) -> None:
+    """MO-ASHA's rungs, here and in the copy of this module that Syne Tune's runner imports."""
+    import benchmarks.multifidelity as evaluator_module
+
+    for rungs in (RUNGS, evaluator_module.RUNGS):
+        rungs.update(min_step=min_step, eta=eta)
+
+
 def spec(method: str, seed: int, max_epochs: int) -> dict[str, Any]:
     opt = method.split("+")[-1]
     optimizer: dict[str, Any] = {"name": opt, "seed": seed}
@@ -152,7 +161,7 @@ def spec(method: str, seed: int, max_epochs: int) -> dict[str, Any]:
         "executor": {"name": "local"},
     }
     if method.startswith("moasha"):
-        s["scheduler"] = {"name": "moasha", "min_step": 1, "max_step": max_epochs, "eta": 3}
+        s["scheduler"] = {"name": "moasha", "max_step": max_epochs, **RUNGS}
     return s
 
 
@@ -194,6 +203,7 @@ class Progress:
             "trials": sum(self.counts.values()),
             "wall_s": time.perf_counter() - self.t0,
             "problem": PROBLEM,
+            **RUNGS,
         }
 
 
@@ -305,8 +315,11 @@ def main() -> None:
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--summarize", action="store_true")
     ap.add_argument("--jsonl", type=Path, default=RESULTS / "multifidelity.jsonl", help="finished runs (appended)")
+    ap.add_argument("--min-step", type=int, default=1, help="MO-ASHA's first rung (epochs)")
+    ap.add_argument("--eta", type=int, default=3, help="MO-ASHA's reduction factor")
     args = ap.parse_args()
     set_problem(args.problem)
+    set_rungs(args.min_step, args.eta)
     import logging
 
     import torch
@@ -316,7 +329,7 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     jsonl = args.jsonl
     if not args.summarize:
-        done = {(r["method"], r["seed"]) for r in _read(jsonl)}
+        done = {(r["method"], r["seed"]) for r in _read(jsonl) if _same_setting(r, args.problem)}
         for seed in range(args.seeds):
             for m in args.methods.split(","):
                 if (m, seed) in done or not _available(m):
@@ -329,15 +342,14 @@ def main() -> None:
                     f"{r['wall_s']:.0f} s",
                     flush=True,
                 )
-    runs = [r for r in _read(jsonl) if r.get("problem", "mlp3") == args.problem]
+    runs = [r for r in _read(jsonl) if _same_setting(r, args.problem)]
     summary = summarize(runs)
     summary["settings"] = {
         "task": "mnist1d MLP",
         "max_epochs": args.max_epochs,
         "problem": args.problem,
         "params": PROBLEMS[args.problem],
-        "eta": 3,
-        "min_step": 1,
+        **RUNGS,
         "reference": reference().tolist(),
         "syne_tune": _syne_tune_version(),
     }
@@ -346,11 +358,20 @@ def main() -> None:
     print(table(summary))
 
 
+def _same_setting(run: dict[str, Any], problem: str) -> bool:
+    """A stored run of this ``--problem`` and, for the early-stopping methods, these rungs
+    (runs written before the rungs were recorded used min_step 1, eta 3)."""
+    if run.get("problem", "mlp3") != problem:
+        return False
+    full_fidelity = not run["method"].startswith(("moasha", "synetune"))
+    return full_fidelity or all(run.get(k, d) == RUNGS[k] for k, d in (("min_step", 1), ("eta", 3)))
+
+
 def _run(method: str, seed: int, epochs: int, max_epochs: int) -> dict[str, Any]:
     if method == "synetune-moasha":
         from benchmarks._synetune_moasha import run
 
-        return run(seed, epochs, max_epochs)
+        return run(seed, epochs, max_epochs, **RUNGS)
     return run_one(method, seed, epochs, max_epochs)
 
 
