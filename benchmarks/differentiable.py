@@ -91,8 +91,18 @@ def one_seed(seed: int, a: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def summary(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
-    out = {}
+PARAMETER_FREE = ("none", "skip_connect", "max_pool_3x3", "avg_pool_3x3")
+
+
+def parameter_free_edges(rows: list[dict[str, Any]], method: str, cell: str) -> list[int]:
+    """Kept edges of ``cell`` (``normal`` or ``reduce``) whose operation has no weights:
+    how many, and of how many edges, over every seed (the collapse DARTS is known for)."""
+    edges = [op for r in rows for op, _ in r[method]["genotype"][cell]]
+    return [sum(op in PARAMETER_FREE for op in edges), len(edges)]
+
+
+def summary(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
     for m in [m for m in NAMES if m in rows[0]]:
         acc = [r[m]["test_accuracy"] for r in rows]
         val = [r[m]["val_accuracy"] for r in rows]
@@ -102,17 +112,18 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
             "max_test_accuracy": max(acc),
             "median_val_accuracy": statistics.median(val),
             "median_params": statistics.median(r[m]["params"] for r in rows),
+            "parameter_free_edges": {c: parameter_free_edges(rows, m, c) for c in ("normal", "reduce")},
         }
         if m != "random":
             out[m]["median_search_epoch_s"] = statistics.median(t for r in rows for t in r[m]["search_epoch_s"])
     return out
 
 
-def table(rows: list[dict[str, Any]], summ: dict[str, dict[str, float]]) -> str:
+def table(rows: list[dict[str, Any]], summ: dict[str, dict[str, Any]]) -> str:
     lines = [
         "| cell | test acc. median [min, max] | val acc. median | per seed (test) | params median "
-        "| search s/epoch median |",
-        "|---|---|---|---|---|---|",
+        "| search s/epoch median | weight-free edges, normal; reduce |",
+        "|---|---|---|---|---|---|---|",
     ]
     for m, s in summ.items():
         name = NAMES[m]
@@ -121,7 +132,8 @@ def table(rows: list[dict[str, Any]], summ: dict[str, dict[str, float]]) -> str:
         lines.append(
             f"| {name} | {s['median_test_accuracy']:.3f} [{s['min_test_accuracy']:.3f}, "
             f"{s['max_test_accuracy']:.3f}] | {s['median_val_accuracy']:.3f} | {per} | "
-            f"{s['median_params']:.0f} | {t} |"
+            f"{s['median_params']:.0f} | {t} | {_share(s['parameter_free_edges']['normal'])}; "
+            f"{_share(s['parameter_free_edges']['reduce'])} |"
         )
     return "\n".join(lines)
 
@@ -191,6 +203,10 @@ def rarts_main(argv: list[str]) -> None:
     print(table(rows, summary(rows)))
 
 
+def _share(count: list[int]) -> str:
+    return f"{count[0]} of {count[1]}"
+
+
 def merge(parts: list[Path], out: Path) -> None:
     """One result from runs of the same settings over different seeds (e.g. on two cores)."""
     docs = [json.loads(f.read_text()) for f in parts]
@@ -204,7 +220,7 @@ def merge(parts: list[Path], out: Path) -> None:
         **docs[0]["settings"],
         "seeds": len(rows),
         "first_seed": rows[0]["seed"],
-        "merged_from": len(docs),
+        "merged_from": sum(d["settings"].get("merged_from", 1) for d in docs),
     }
     out.write_text(json.dumps(doc, indent=1))
     print(table(rows, doc["summary"]))
