@@ -94,6 +94,7 @@ def summary(runs: list[dict[str, Any]], targets: list[float]) -> list[dict[str, 
             diffs = [x["test_accuracy"] - y["test_accuracy"] for x, y in zip(by[a], by[b], strict=True)]
             row[f"{a}_minus_{b}_median"] = statistics.median(diffs)
             row[f"{a}_minus_{b}"] = diffs
+            row[f"{a}_minus_{b}_seeds_at_least_0"] = sum(d >= 0 for d in diffs)
         out.append(row)
     return out
 
@@ -147,7 +148,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument(
         "--derive", choices=["band", "argmax"], default="band", help="argmax: skip bringing TAS's network into the band"
     )
+    ap.add_argument("--merge", nargs="+", metavar="JSON", help="only merge finished runs (other seeds) into --out")
     args = ap.parse_args(argv)
+    if args.merge:
+        return merge([Path(f) for f in args.merge], Path(args.out))
     torch.set_num_threads(1)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -188,6 +192,27 @@ def main(argv: list[str] | None = None) -> None:
     result["complete"] = True
     out.write_text(json.dumps(result, indent=1))
     plot(runs, out.with_suffix(".png"), args.task)
+    print(table(result["summary"]))
+
+
+def merge(parts: list[Path], out: Path) -> None:
+    """One result from runs of the same settings over different seeds: the summary is
+    recomputed over every seed."""
+    docs = [json.loads(f.read_text()) for f in parts]
+    # Results written before ``derive`` was recorded (2859d09) were derived with the band step.
+    same = [{"derive": "band", **{k: v for k, v in d["settings"].items() if k != "seeds"}} for d in docs]
+    if any(x != same[0] for x in same):
+        raise SystemExit(f"--merge: the runs' settings differ: {same}")
+    seeds = [seed for d in docs for seed in d["settings"]["seeds"]]
+    if len(set(seeds)) != len(seeds):
+        raise SystemExit(f"--merge: a seed appears twice: {seeds}")
+    runs = sorted((r for d in docs for r in d["runs"]), key=lambda r: (r["target"], r["seed"]))
+    targets = sorted({r["target"] for r in runs})
+    settings = {**docs[0]["settings"], "seeds": sorted(seeds), "merged_from": [str(f) for f in parts]}
+    result = {"settings": settings, "summary": summary(runs, targets), "runs": runs,
+              "wall_s": sum(d["wall_s"] for d in docs), "complete": all(d["complete"] for d in docs)}
+    out.write_text(json.dumps(result, indent=1))
+    plot(runs, out.with_suffix(".png"), settings["task"])
     print(table(result["summary"]))
 
 
