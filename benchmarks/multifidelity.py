@@ -42,6 +42,8 @@ import numpy as np
 RESULTS = Path(__file__).parent / "results"
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != RESULTS.parent.resolve()]
 METHODS = ["random", "moasha+random", "mobo", "moasha+mobo", "moasha+mobo-exclude", "synetune-moasha"]
+# Also runnable by name (--methods), not in the default set: "hyperband+random", "hyperband+mobo".
+SCHEDULED = ("moasha", "hyperband", "synetune")  # methods whose runs depend on the rungs
 # The search spaces: "mlp3" (width, depth, lr) and "mlp6", which adds weight decay, batch size
 # and dropout, over ranges reaching settings that cannot train well (lr 1, dropout 0.8).
 PROBLEMS: dict[str, dict[str, dict[str, Any]]] = {
@@ -160,8 +162,8 @@ def spec(method: str, seed: int, max_epochs: int) -> dict[str, Any]:
         "budget": {"trials": 10_000},
         "executor": {"name": "local"},
     }
-    if method.startswith("moasha"):
-        s["scheduler"] = {"name": "moasha", "max_step": max_epochs, **RUNGS}
+    if method.startswith(SCHEDULED):
+        s["scheduler"] = {"name": method.split("+")[0], "max_step": max_epochs, **RUNGS}
     return s
 
 
@@ -207,8 +209,9 @@ class Progress:
         }
 
 
-def run_one(method: str, seed: int, epochs: int, max_epochs: int) -> dict[str, Any]:
-    """One study to ``epochs`` epochs spent; the hypervolume after each trial."""
+def run_one(method: str, seed: int, epochs: int, max_epochs: int, show: bool = False) -> dict[str, Any]:
+    """One study to ``epochs`` epochs spent; the hypervolume after each trial (``show``:
+    print each trial as it ends: state, steps run, values and parameters)."""
     import benchmarks.multifidelity as evaluator_module  # the module the custom space imports
     from nas import create_study
     from nas.runner import evaluate_trial
@@ -221,7 +224,16 @@ def run_one(method: str, seed: int, epochs: int, max_epochs: int) -> dict[str, A
             (trial,) = study.ask(1)
             done = evaluate_trial(study, trial)
             run.add(len(study.store.steps(done.id)), done.state.value, done.values)
+            if show:
+                print(trial_line(done, run), flush=True)
         return run.result(method, seed, epochs, max_epochs)
+
+
+def trial_line(t: Any, run: Progress) -> str:
+    v, p = t.values or {}, t.params
+    params = " ".join(f"{k}={x:.2g}" if isinstance(x, float) else f"{k}={x}" for k, x in p.items())
+    return (f"{t.number:4d} {t.state.value:8s} epochs spent {run.spent:4d} HV {run.trace[-1][1]:7.2f} "
+            f"val_err {v.get('val_err', float('nan')):.3f} kparams {v.get('kparams', float('nan')):6.1f}  {params}")
 
 
 def hv_at(trace: list[list[float]], e: float) -> float:
@@ -245,7 +257,7 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     budget = min(r["epochs"] for r in runs)
     out: dict[str, Any] = {"epochs_budget": budget, "methods": {}}
     full_mobo = [r for r in runs if r["method"] == "mobo"]
-    for m in METHODS:
+    for m in METHODS + sorted({r["method"] for r in runs} - set(METHODS)):
         rs = [r for r in runs if r["method"] == m]
         if not rs:
             continue
@@ -279,7 +291,7 @@ def plot(runs: list[dict[str, Any]], path: Path) -> None:
     budget = min(r["epochs"] for r in runs)
     grid = np.linspace(0, budget, 100)
     fig, ax = plt.subplots(figsize=(6, 4))
-    for m in METHODS:
+    for m in METHODS + sorted({r["method"] for r in runs} - set(METHODS)):
         rs = [r for r in runs if r["method"] == m]
         if rs:
             curves = np.array([[hv_at(r["trace"], e) for e in grid] for r in rs])
@@ -317,6 +329,8 @@ def main() -> None:
     ap.add_argument("--jsonl", type=Path, default=RESULTS / "multifidelity.jsonl", help="finished runs (appended)")
     ap.add_argument("--min-step", type=int, default=1, help="MO-ASHA's first rung (epochs)")
     ap.add_argument("--eta", type=int, default=3, help="MO-ASHA's reduction factor")
+    ap.add_argument("--show", metavar="METHOD:SEED", help="run one of our methods once, printing every trial "
+                    "as it ends (nothing is written)")
     args = ap.parse_args()
     set_problem(args.problem)
     set_rungs(args.min_step, args.eta)
@@ -326,6 +340,10 @@ def main() -> None:
 
     torch.set_num_threads(1)
     logging.basicConfig(level=logging.ERROR)
+    if args.show:
+        method, _, seed = args.show.partition(":")
+        run_one(method, int(seed or 0), args.epochs, args.max_epochs, show=True)
+        return
     RESULTS.mkdir(exist_ok=True)
     jsonl = args.jsonl
     if not args.summarize:
@@ -363,7 +381,7 @@ def _same_setting(run: dict[str, Any], problem: str) -> bool:
     (runs written before the rungs were recorded used min_step 1, eta 3)."""
     if run.get("problem", "mlp3") != problem:
         return False
-    full_fidelity = not run["method"].startswith(("moasha", "synetune"))
+    full_fidelity = not run["method"].startswith(SCHEDULED)
     return full_fidelity or all(run.get(k, d) == RUNGS[k] for k, d in (("min_step", 1), ("eta", 3)))
 
 
