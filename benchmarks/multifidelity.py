@@ -8,8 +8,9 @@ batch size and dropout, over wider ranges). Each (method, seed) run is a real st
 SQLite driven by ``Study.ask`` and ``nas.runner.evaluate_trial`` (the path every executor
 uses), until ``--epochs`` training epochs have been spent in all. Methods: full-fidelity
 ``random`` and ``mobo``; ``moasha+random`` and ``moasha+mobo`` (MO-ASHA; min_step 1 and
-eta 3 unless ``--min-step``, ``--eta``), and ``moasha+mobo-exclude`` (``mobo`` with ``stopped: exclude``: the STOPPED
-trials left out of its fit). The hypervolume is that of the COMPLETE (full-fidelity)
+eta 3 unless ``--min-step``, ``--eta``), and ``moasha+mobo-exclude`` (``mobo`` with
+``stopped: exclude``: the STOPPED trials left out of its fit); ``hyperband+random`` and
+``hyperband+mobo`` by name only. The hypervolume is that of the COMPLETE (full-fidelity)
 trials, against the fixed reference point (error 1.0, the largest model's size), after each
 trial, against the epochs spent so far. ``synetune-moasha`` is Syne Tune's MOASHA
 scheduler (random configurations, its own rung decisions) around the same evaluator
@@ -253,11 +254,16 @@ def epochs_to_reach(trace: list[list[float]], target: float) -> float | None:
     return None
 
 
+def methods_of(runs: list[dict[str, Any]]) -> list[str]:
+    """The methods present in ``runs``: the default set's order first, then the others."""
+    return METHODS + sorted({r["method"] for r in runs} - set(METHODS))
+
+
 def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     budget = min(r["epochs"] for r in runs)
     out: dict[str, Any] = {"epochs_budget": budget, "methods": {}}
     full_mobo = [r for r in runs if r["method"] == "mobo"]
-    for m in METHODS + sorted({r["method"] for r in runs} - set(METHODS)):
+    for m in methods_of(runs):
         rs = [r for r in runs if r["method"] == m]
         if not rs:
             continue
@@ -291,7 +297,7 @@ def plot(runs: list[dict[str, Any]], path: Path) -> None:
     budget = min(r["epochs"] for r in runs)
     grid = np.linspace(0, budget, 100)
     fig, ax = plt.subplots(figsize=(6, 4))
-    for m in METHODS + sorted({r["method"] for r in runs} - set(METHODS)):
+    for m in methods_of(runs):
         rs = [r for r in runs if r["method"] == m]
         if rs:
             curves = np.array([[hv_at(r["trace"], e) for e in grid] for r in rs])
