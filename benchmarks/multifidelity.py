@@ -145,8 +145,8 @@ def spec(method: str, seed: int, max_epochs: int) -> dict[str, Any]:
     optimizer: dict[str, Any] = {"name": opt, "seed": seed}
     if method == "moasha+mobo":  # mobo fitting the STOPPED trials at their last values ...
         optimizer["stopped"] = "last_value"
-    if opt == "mobo-exclude":  # ... or leaving them out of its fit
-        optimizer = {"name": "mobo", "seed": seed, "stopped": "exclude"}
+    if opt in ("mobo-exclude", "mobo-fidelity"):  # ... or leaving them out of its fit, or the step as an input
+        optimizer = {"name": "mobo", "seed": seed, "stopped": opt.removeprefix("mobo-")}
     s: dict[str, Any] = {
         "name": f"mf-{method}-{seed}".replace("+", "-"),
         "space": {
@@ -326,6 +326,7 @@ def table(summary: dict[str, Any]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--first-seed", type=int, default=0, help="seeds run are first-seed .. first-seed+seeds-1")
     ap.add_argument("--epochs", type=int, default=180, help="training epochs per run (all trials together)")
     ap.add_argument("--max-epochs", type=int, default=9, help="epochs of one full-fidelity trial")
     ap.add_argument("--problem", choices=list(PROBLEMS), default="mlp3", help="search space of the MLP")
@@ -354,7 +355,7 @@ def main() -> None:
     jsonl = args.jsonl
     if not args.summarize:
         done = {(r["method"], r["seed"]) for r in _read(jsonl) if _same_setting(r, args.problem)}
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             for m in args.methods.split(","):
                 if (m, seed) in done or not _available(m):
                     continue

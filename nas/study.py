@@ -91,7 +91,8 @@ class Study:
             from nas.optimizers import Problem, make_optimizer
 
             objs = [Objective(o.name, o.direction, o.ref) for o in self._info.objectives]  # type: ignore[arg-type]
-            problem = Problem(self.space.params, objs, self.constraints)
+            max_step = getattr(self.scheduler.config, "max_step", None) if self.scheduler else None
+            problem = Problem(self.space.params, objs, self.constraints, max_step)
             opt = self.spec.optimizer
             self._optimizer = make_optimizer(opt.name, problem, seed=opt.seed, **opt.options())
         return self._optimizer

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import torch
 from botorch.acquisition import AcquisitionFunction
+from botorch.acquisition.fixed_feature import FixedFeatureAcquisitionFunction
 from botorch.acquisition.logei import qLogNoisyExpectedImprovement
 from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
 from botorch.acquisition.multi_objective.objective import IdentityMCMultiOutputObjective, MCMultiOutputObjective
@@ -222,6 +223,44 @@ def parego(
         X_pending=X_pending,
         prune_baseline=True,
     )
+
+
+def with_full_fidelity(X: torch.Tensor, fidelity: bool) -> torch.Tensor:
+    """``X`` (``n x d``) with a last column of ones (full fidelity) where the model has a
+    fidelity column, else ``X`` itself."""
+    return torch.cat([X, torch.ones(*X.shape[:-1], 1, dtype=X.dtype)], dim=-1) if fidelity else X
+
+
+class _AtFullFidelity(FixedFeatureAcquisitionFunction):
+    """BoTorch's fixed-feature wrapper with its fixed column last, whose ``X_pending`` reads
+    back in the columns it is set in: BoTorch's getter returns the wrapped function's inputs
+    (one column more), which sequential-greedy optimisers concatenate with new candidates;
+    and which has the wrapped function's ``model`` and ``X_baseline``."""
+
+    @property
+    def X_pending(self) -> torch.Tensor | None:
+        X = self.acq_func.X_pending
+        return None if X is None else X[..., : self.d - 1]
+
+    @X_pending.setter
+    def X_pending(self, X_pending: torch.Tensor | None) -> None:
+        self.acq_func.X_pending = None if X_pending is None else self._construct_X_full(X_pending)
+
+    @property
+    def model(self) -> Model:  # read by ``optimize_acqf`` (BoTorch's wrapper has none)
+        return self.acq_func.model
+
+    @property
+    def X_baseline(self) -> torch.Tensor:
+        """The wrapped function's baseline without the fidelity column: optimisers start
+        from points around it (``get_X_baseline`` would read the model's wider inputs)."""
+        return self.acq_func.X_baseline[..., : self.d - 1]
+
+
+def at_full_fidelity(acq: AcquisitionFunction, d: int, fidelity: bool) -> AcquisitionFunction:
+    """``acq`` on ``d`` columns, its model's last input (the fidelity) held at 1, where the
+    model has a fidelity column; else ``acq`` itself."""
+    return _AtFullFidelity(acq, d=d + 1, columns=[d], values=[1.0]) if fidelity else acq
 
 
 def mixed_options(maxiter: int, around_best: bool) -> dict[str, int]:

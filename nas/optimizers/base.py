@@ -43,11 +43,14 @@ class Constraint:
 
 @dataclass(frozen=True)
 class Problem:
-    """What an optimizer optimizes: the space's parameters, objectives and constraints."""
+    """What an optimizer optimizes: the space's parameters, objectives and constraints;
+    ``max_step``: the early-stopping scheduler's full-fidelity step, where the study has one
+    (a COMPLETE trial ran to it; a STOPPED one's step is in its ``stopped_at_step`` metric)."""
 
     params: dict[str, Param]
     objectives: list[Objective]
     constraints: list[Constraint] = field(default_factory=list)
+    max_step: int | None = None
 
 
 class OptimizerOptions(BaseModel):

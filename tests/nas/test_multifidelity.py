@@ -238,3 +238,74 @@ def test_mobo_steers_away_from_where_the_scheduler_stopped_trials():
 
     assert max(proposed("last_value")) < 0.5
     assert max(proposed("exclude")) > 0.5
+
+
+def test_mobo_fidelity_adds_the_step_as_an_input_and_proposes_in_the_space():
+    import numpy as np
+
+    from nas.optimizers import Problem, make_optimizer
+    from nas.optimizers.mobo import training_data
+    from search_spaces.base import Objective
+    from search_spaces.params import Float, Int
+    from storage import Trial
+
+    objectives = [Objective("err", "min"), Objective("size", "min")]
+    params = {"q": Float(0.0, 1.0), "w": Int(1, 9)}
+    problem = Problem(params, objectives, [], max_step=9)
+    first = make_optimizer("mobo", problem, seed=0, n_initial=4).propose([], [], 6, np.random.default_rng(0))
+    done = [Trial(i, i, TrialState.COMPLETE, c, curve(c, MAX_STEP)) for i, c in enumerate(first[:3])]
+    stopped = [Trial(i, i, TrialState.STOPPED, c, curve(c, 1), {"stopped_at_step": 1})
+               for i, c in enumerate(first[3:], start=3)]
+    data = training_data(problem, [*done, *stopped], "fidelity")
+    assert data.fidelity and data.X.shape == (6, 3)
+    assert data.X[:, -1].tolist() == [1.0] * 3 + [pytest.approx(np.log(2) / np.log(10))] * 3
+    # No stopped row, or no scheduler step to measure against: no column.
+    assert not training_data(problem, done, "fidelity").fidelity
+    assert not training_data(Problem(params, objectives), [*done, *stopped], "fidelity").fidelity
+    assert not training_data(problem, [*done, *stopped]).fidelity  # only with stopped: fidelity
+    # qLogNEI and qLogNEHVI, both at full fidelity, on mixed domains; a two-valued integer
+    # makes BoTorch's mixed optimiser start around the baseline, which must drop the column.
+    for n_objectives, hi in ((1, 9), (2, 9), (2, 2)):
+        p = Problem({"q": Float(0.0, 1.0), "w": Int(1, hi)}, objectives[:n_objectives], [], max_step=9)
+        history = [Trial(t.id, t.number, t.state, {**t.params, "w": min(t.params["w"], hi)}, t.values, t.metrics)
+                   for t in [*done, *stopped]]
+        opt = make_optimizer("mobo", p, seed=0, n_initial=4, stopped="fidelity")
+        nxt = opt.propose(history, [history[3]], 2, np.random.default_rng(1))
+        assert opt.last_info["strategy"] in ("qLogNEI", "qLogNEHVI") and not opt.last_info["fallbacks"]
+        assert all(set(c) == {"q", "w"} and 0 <= c["q"] <= 1 and c["w"] in range(1, hi + 1) for c in nxt)
+
+
+def test_mobo_fidelity_reads_poor_early_values_as_early_not_as_poor():
+    """Full-fidelity error falls along q (0.6 - 0.2 q); every stopped trial (step 1 of 9) reads
+    0.4 more than that. With the step as an input the model's full-fidelity mean recovers the
+    full-fidelity line; taking the stopped values at face value (last_value) it does not."""
+    import numpy as np
+    import torch
+
+    from nas.optimizers import Problem, _gp
+    from nas.optimizers.mobo import training_data
+    from search_spaces.base import Objective
+    from search_spaces.params import Float
+    from storage import Trial
+
+    problem = Problem({"q": Float(0.0, 1.0)}, [Objective("err", "min")], [], max_step=9)
+
+    def err(q: float) -> float:
+        return 0.6 - 0.2 * q
+
+    full = [Trial(i, i, TrialState.COMPLETE, {"q": q}, {"err": err(q)}) for i, q in enumerate((0.05, 0.5, 0.95))]
+    stopped = [
+        Trial(3 + i, 3 + i, TrialState.STOPPED, {"q": float(q)}, {"err": err(q) + 0.4}, {"stopped_at_step": 1})
+        for i, q in enumerate(np.linspace(0.02, 0.98, 16))
+    ]
+    q = torch.tensor([[0.25], [0.75]], dtype=torch.double)
+
+    def full_fidelity_mean(option: str) -> list[float]:
+        data = training_data(problem, [*full, *stopped], option)
+        model, _ = _gp.fit_model_list(data.X, data.Y, [], 1.0, _gp.HyperparameterCache(), 200, 20)
+        X = torch.cat([q, torch.ones(2, 1, dtype=torch.double)], dim=-1) if data.fidelity else q
+        return (-model.posterior(X).mean).squeeze(-1).tolist()  # the model maximizes -err
+
+    truth = [err(0.25), err(0.75)]
+    assert full_fidelity_mean("fidelity") == pytest.approx(truth, abs=0.03)
+    assert all(m > t + 0.2 for m, t in zip(full_fidelity_mean("last_value"), truth, strict=True))
