@@ -8,8 +8,9 @@ batch size and dropout, over wider ranges). Each (method, seed) run is a real st
 SQLite driven by ``Study.ask`` and ``nas.runner.evaluate_trial`` (the path every executor
 uses), until ``--epochs`` training epochs have been spent in all. Methods: full-fidelity
 ``random`` and ``mobo``; ``moasha+random`` and ``moasha+mobo`` (MO-ASHA; min_step 1 and
-eta 3 unless ``--min-step``, ``--eta``), and ``moasha+mobo-exclude`` (``mobo`` with
-``stopped: exclude``: the STOPPED trials left out of its fit); ``hyperband+random`` and
+eta 3 unless ``--min-step``, ``--eta``), ``moasha+mobo-exclude`` and
+``moasha+mobo-fidelity`` (``mobo`` with ``stopped: exclude``, the STOPPED trials left out
+of its fit, or ``stopped: fidelity``, their step as a model input); ``hyperband+random`` and
 ``hyperband+mobo`` by name only. The hypervolume is that of the COMPLETE (full-fidelity)
 trials, against the fixed reference point (error 1.0, the largest model's size), after each
 trial, against the epochs spent so far. ``synetune-moasha`` is Syne Tune's MOASHA
@@ -42,7 +43,8 @@ import numpy as np
 
 RESULTS = Path(__file__).parent / "results"
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != RESULTS.parent.resolve()]
-METHODS = ["random", "moasha+random", "mobo", "moasha+mobo", "moasha+mobo-exclude", "synetune-moasha"]
+METHODS = ["random", "moasha+random", "mobo", "moasha+mobo", "moasha+mobo-exclude", "synetune-moasha",
+           "moasha+mobo-fidelity"]
 # Also runnable by name (--methods), not in the default set: "hyperband+random", "hyperband+mobo".
 SCHEDULED = ("moasha", "hyperband", "synetune")  # methods whose runs depend on the rungs
 # The search spaces: "mlp3" (width, depth, lr) and "mlp6", which adds weight decay, batch size

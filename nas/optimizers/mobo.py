@@ -24,11 +24,11 @@ they join it with one more model input, the fidelity ``log(1 + step) / log(1 + m
 of the scheduler's ``max_step`` (1 for a complete trial), and every candidate is scored at
 fidelity 1 (:func:`._acqf.at_full_fidelity`): the GP can then tell values that are poor
 because the trial stopped early from values that are poor where it ran. That path skips
-the analytic one (its dense predictor knows no fidelity column). Either way they stay in the
-history that places Sobol points and refuses duplicates, so a stopped configuration is not
-proposed again. Measured in README (the multi-fidelity benchmark): the hypervolume is at
-parity between the two, and with the stopped trials fitted more proposals survive the
-scheduler's rungs.
+the analytic one (its dense predictor knows no fidelity column). Under every option they
+stay in the history that places Sobol points and refuses duplicates, so a stopped
+configuration is not proposed again. Measured in README (the multi-fidelity benchmark): no
+option wins in hypervolume; with the stopped trials fitted more proposals survive the
+scheduler's rungs; ``fidelity`` costs the most time a proposal.
 
 Stateless between calls: a proposal is a function of (problem, options, seed, history,
 pending, ``rng`` state). The only state kept is a cache of fitted hyperparameters keyed by
