@@ -273,6 +273,14 @@ def test_mobo_fidelity_adds_the_step_as_an_input_and_proposes_in_the_space():
         nxt = opt.propose(history, [history[3]], 2, np.random.default_rng(1))
         assert opt.last_info["strategy"] in ("qLogNEI", "qLogNEHVI") and not opt.last_info["fallbacks"]
         assert all(set(c) == {"q", "w"} and 0 <= c["q"] <= 1 and c["w"] in range(1, hi + 1) for c in nxt)
+    # Past three objectives: qLogNParEGO, one point at a time, each pending for the next.
+    four = [Objective(k, "min") for k in "abcd"]
+    p = Problem(params, four, [], max_step=9)
+    history = [Trial(t.id, t.number, t.state, t.params, {k: v * (i + 1) for i, k in enumerate("abcd")}, t.metrics)
+               for t, v in ((t, t.values["err"]) for t in [*done, *stopped])]
+    opt = make_optimizer("mobo", p, seed=0, n_initial=4, stopped="fidelity")
+    nxt = opt.propose(history, [], 2, np.random.default_rng(2))
+    assert opt.last_info["strategy"] == "qLogNParEGO" and len(nxt) == 2 and nxt[0] != nxt[1]
 
 
 def test_mobo_fidelity_reads_poor_early_values_as_early_not_as_poor():
