@@ -24,7 +24,10 @@ they join it with one more model input, the fidelity ``log(1 + step) / log(1 + m
 of the scheduler's ``max_step`` (1 for a complete trial), and every candidate is scored at
 fidelity 1 (:func:`._acqf.at_full_fidelity`): the GP can then tell values that are poor
 because the trial stopped early from values that are poor where it ran. That path skips
-the analytic one (its dense predictor knows no fidelity column). Under every option they
+the analytic one (its dense predictor knows no fidelity column), and since BoTorch's
+optimisers do not avoid evaluated points while the model's best is often a stopped trial's
+configuration, such a proposal is replaced by the best new random configuration under the
+acquisition (:meth:`MoboOptimizer._off_known`). Under every option they
 stay in the history that places Sobol points and refuses duplicates, so a stopped
 configuration is not proposed again. Measured in README (the multi-fidelity benchmark): no
 option wins in hypervolume; with the stopped trials fitted more proposals survive the
@@ -243,7 +246,7 @@ class MoboOptimizer(Optimizer):
                                   f"only {len(data.X)} finished trial(s) with every objective value")
         with seeded(torch_seed):
             try:
-                X, info_acq = self._bayesopt(data, pending, n, torch_seed)
+                X, info_acq = self._bayesopt(data, pending, n, torch_seed, history)
             except ACQ_ERRORS as e:
                 return self._fallback(history, pending, n, rng, f"{type(e).__name__}: {e}")
         info.update(info_acq)
@@ -251,7 +254,7 @@ class MoboOptimizer(Optimizer):
         return self._dedupe(configs, history, pending, rng)
 
     def _bayesopt(
-        self, data: TrainingData, pending: Sequence[Trial], n: int, seed: int
+        self, data: TrainingData, pending: Sequence[Trial], n: int, seed: int, history: Sequence[Trial] = ()
     ) -> tuple[torch.Tensor, dict[str, Any]]:
         """Fit, build the acquisition function and optimise it: ``n x d`` candidates."""
         cfg, m = self.config, len(self.problem.objectives)
@@ -293,7 +296,7 @@ class MoboOptimizer(Optimizer):
             X, how = _acqf.optimize(acq, self.domain, n, X_avoid, cfg.num_restarts, cfg.raw_samples,
                                     cfg.max_enumerate, cfg.acq_maxiter)
             info.update(strategy="qLogNEI", acq_optimizer=how)
-            return X, info
+            return self._off_known(acq, X, [*history, *pending], seed) if fid else X, info
         if m <= 3:
             acq = _acqf.nehvi(model, X_base, torch.tensor(-ref_min, dtype=torch.double), m,
                               constraints, X_pending, cfg.mc_samples, seed, caps)
@@ -304,7 +307,7 @@ class MoboOptimizer(Optimizer):
             X, how = _acqf.optimize(acq, self.domain, n, X_avoid, cfg.num_restarts, cfg.raw_samples,
                                     cfg.max_enumerate, cfg.acq_maxiter, around_best=m == 2 and not fid)
             info.update(strategy="qLogNEHVI", acq_optimizer=how)
-            return X, info
+            return self._off_known(acq, X, [*history, *pending], seed) if fid else X, info
         chosen = torch.empty(0, d, dtype=torch.double)
         for i in range(n):  # one Chebyshev scalarization per point, conditioned on the ones before
             pend = torch.cat([p for p in (X_pending, _acqf.with_full_fidelity(chosen, fid)) if p is not None])
@@ -312,9 +315,38 @@ class MoboOptimizer(Optimizer):
             acq = _acqf.at_full_fidelity(acq, d, fid)
             x, how = _acqf.optimize(acq, self.domain, 1, torch.cat([X_avoid, chosen]),
                                     cfg.num_restarts, cfg.raw_samples, cfg.max_enumerate, cfg.acq_maxiter)
+            if fid:
+                x = self._off_known(acq, x, [*history, *pending], seed + i, decode(self.problem.params, chosen.numpy()))
             chosen = torch.cat([chosen, x])
         info.update(strategy="qLogNParEGO", acq_optimizer=how)
         return chosen, info
+
+    def _off_known(
+        self, acq: Any, X: torch.Tensor, known: Sequence[Trial], seed: int, chosen: Sequence[dict[str, Any]] = (),
+    ) -> torch.Tensor:
+        """``X`` with each row that repeats a known configuration (or an earlier row)
+        replaced by the best of ``raw_samples`` random configurations under ``acq``. BoTorch's
+        mixed and continuous optimisers do not avoid evaluated points, and with a fidelity
+        column the model's best point is often a stopped trial's own configuration."""
+        params = self.problem.params
+        seen = {_key(t.params) for t in known} | {_key(c) for c in chosen}
+        rng = np.random.default_rng(seed)
+        rows = []
+        for x, c in zip(X, decode(params, X.numpy()), strict=True):
+            if _key(c) in seen:
+                u = rng.random((self.config.raw_samples, len(params)))
+                pool = [r for r in decode(params, unit_to_space(params, u)) if _key(r) not in seen]
+                if pool:
+                    Xc = torch.tensor(encode(params, pool), dtype=torch.double)
+                    with torch.no_grad():
+                        c = pool[int(acq(Xc.unsqueeze(-2)).argmax())]
+                    x = torch.tensor(encode(params, [c])[0], dtype=torch.double)
+                    self.last_info["fallbacks"].append({
+                        "fallback": "best_random_under_acquisition",
+                        "reason": "the model's best point repeated a known configuration"})
+            seen.add(_key(c))
+            rows.append(x)
+        return torch.stack(rows)
 
     def _analytic_ok(self, model: Any) -> bool:
         """The analytic path serves domains with a discrete or categorical column, when

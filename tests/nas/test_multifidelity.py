@@ -317,3 +317,22 @@ def test_mobo_fidelity_reads_poor_early_values_as_early_not_as_poor():
     truth = [err(0.25), err(0.75)]
     assert full_fidelity_mean("fidelity") == pytest.approx(truth, abs=0.03)
     assert all(m > t + 0.2 for m, t in zip(full_fidelity_mean("last_value"), truth, strict=True))
+
+
+def test_mobo_fidelity_steers_a_repeat_to_the_best_new_configuration(tmp_path, study_name):
+    """On this small space the fidelity model's best point is often a stopped trial's own
+    corner configuration; such a proposal is replaced by the best new configuration under
+    the acquisition (recorded), never by a plain random one, and no configuration repeats."""
+    from nas.runner import evaluate_trial
+
+    spec = _spec(study_name, trials=20)
+    spec["space"]["params"]["w"] = {"type": "int", "low": 1, "high": 9}
+    spec["optimizer"] = {"name": "mobo", "seed": 3, "stopped": "fidelity", "n_initial": 6}
+    study = create_study(spec, storage=f"sqlite:///{tmp_path}/fid.db")
+    while trials := study.ask(1):
+        evaluate_trial(study, trials[0])
+    done = study.trials()
+    fallbacks = [f["fallback"] for t in done for f in t.metrics.get("optimizer", {}).get("fallbacks", [])]
+    assert len(done) == 20 and "random_replacement" not in fallbacks
+    assert "best_random_under_acquisition" in fallbacks
+    assert len({tuple(sorted(t.params.items())) for t in done}) == 20
