@@ -27,7 +27,7 @@ because the trial stopped early from values that are poor where it ran. That pat
 the analytic one (its dense predictor knows no fidelity column), and since BoTorch's
 optimisers do not avoid evaluated points while the model's best is often a stopped trial's
 configuration, such a proposal is replaced by the best new random configuration under the
-acquisition (:meth:`MoboOptimizer._off_known`). Under every option they
+acquisition (:meth:`MoboOptimizer._dedupe`). Under every option they
 stay in the history that places Sobol points and refuses duplicates, so a stopped
 configuration is not proposed again. Measured in README (the multi-fidelity benchmark): no
 option wins in hypervolume; with the stopped trials fitted more proposals survive the
@@ -246,17 +246,19 @@ class MoboOptimizer(Optimizer):
                                   f"only {len(data.X)} finished trial(s) with every objective value")
         with seeded(torch_seed):
             try:
-                X, info_acq = self._bayesopt(data, pending, n, torch_seed, history)
+                X, info_acq, score = self._bayesopt(data, pending, n, torch_seed)
             except ACQ_ERRORS as e:
                 return self._fallback(history, pending, n, rng, f"{type(e).__name__}: {e}")
         info.update(info_acq)
         configs = decode(self.problem.params, X.numpy())
-        return self._dedupe(configs, history, pending, rng)
+        return self._dedupe(configs, history, pending, rng, score)
 
     def _bayesopt(
-        self, data: TrainingData, pending: Sequence[Trial], n: int, seed: int, history: Sequence[Trial] = ()
-    ) -> tuple[torch.Tensor, dict[str, Any]]:
-        """Fit, build the acquisition function and optimise it: ``n x d`` candidates."""
+        self, data: TrainingData, pending: Sequence[Trial], n: int, seed: int
+    ) -> tuple[torch.Tensor, dict[str, Any], Any]:
+        """Fit, build the acquisition function and optimise it: ``n x d`` candidates, and
+        with a fidelity column the acquisition (else None), for :meth:`_dedupe` to rank
+        replacements with."""
         cfg, m = self.config, len(self.problem.objectives)
         # Full-fidelity feasible rows rank first when the fit must leave rows out.
         keep = _gp.fit_subset(data.Y_min, data.feasible & data.full, data.numbers, cfg.max_fit_points)
@@ -289,14 +291,14 @@ class MoboOptimizer(Optimizer):
         if m <= 3 and not fid and self._analytic_ok(model):
             X, how = self._analytic(model, data, keep, front, caps, ref_min, X_pending, X_avoid, n)
             info.update(strategy="LogEHVI", acq_optimizer=how)
-            return X, info
+            return X, info, None
         if m == 1:
             acq = _acqf.at_full_fidelity(_acqf.nei(model, X_base, constraints, X_pending, cfg.mc_samples, seed),
                                          d, fid)
             X, how = _acqf.optimize(acq, self.domain, n, X_avoid, cfg.num_restarts, cfg.raw_samples,
                                     cfg.max_enumerate, cfg.acq_maxiter)
             info.update(strategy="qLogNEI", acq_optimizer=how)
-            return self._off_known(acq, X, [*history, *pending], seed) if fid else X, info
+            return X, info, acq if fid else None
         if m <= 3:
             acq = _acqf.nehvi(model, X_base, torch.tensor(-ref_min, dtype=torch.double), m,
                               constraints, X_pending, cfg.mc_samples, seed, caps)
@@ -307,7 +309,7 @@ class MoboOptimizer(Optimizer):
             X, how = _acqf.optimize(acq, self.domain, n, X_avoid, cfg.num_restarts, cfg.raw_samples,
                                     cfg.max_enumerate, cfg.acq_maxiter, around_best=m == 2 and not fid)
             info.update(strategy="qLogNEHVI", acq_optimizer=how)
-            return self._off_known(acq, X, [*history, *pending], seed) if fid else X, info
+            return X, info, acq if fid else None
         chosen = torch.empty(0, d, dtype=torch.double)
         for i in range(n):  # one Chebyshev scalarization per point, conditioned on the ones before
             pend = torch.cat([p for p in (X_pending, _acqf.with_full_fidelity(chosen, fid)) if p is not None])
@@ -315,38 +317,9 @@ class MoboOptimizer(Optimizer):
             acq = _acqf.at_full_fidelity(acq, d, fid)
             x, how = _acqf.optimize(acq, self.domain, 1, torch.cat([X_avoid, chosen]),
                                     cfg.num_restarts, cfg.raw_samples, cfg.max_enumerate, cfg.acq_maxiter)
-            if fid:
-                x = self._off_known(acq, x, [*history, *pending], seed + i, decode(self.problem.params, chosen.numpy()))
             chosen = torch.cat([chosen, x])
         info.update(strategy="qLogNParEGO", acq_optimizer=how)
-        return chosen, info
-
-    def _off_known(
-        self, acq: Any, X: torch.Tensor, known: Sequence[Trial], seed: int, chosen: Sequence[dict[str, Any]] = (),
-    ) -> torch.Tensor:
-        """``X`` with each row that repeats a known configuration (or an earlier row)
-        replaced by the best of ``raw_samples`` random configurations under ``acq``. BoTorch's
-        mixed and continuous optimisers do not avoid evaluated points, and with a fidelity
-        column the model's best point is often a stopped trial's own configuration."""
-        params = self.problem.params
-        seen = {_key(t.params) for t in known} | {_key(c) for c in chosen}
-        rng = np.random.default_rng(seed)
-        rows = []
-        for x, c in zip(X, decode(params, X.numpy()), strict=True):
-            if _key(c) in seen:
-                u = rng.random((self.config.raw_samples, len(params)))
-                pool = [r for r in decode(params, unit_to_space(params, u)) if _key(r) not in seen]
-                if pool:
-                    Xc = torch.tensor(encode(params, pool), dtype=torch.double)
-                    with torch.no_grad():
-                        c = pool[int(acq(Xc.unsqueeze(-2)).argmax())]
-                    x = torch.tensor(encode(params, [c])[0], dtype=torch.double)
-                    self.last_info["fallbacks"].append({
-                        "fallback": "best_random_under_acquisition",
-                        "reason": "the model's best point repeated a known configuration"})
-            seen.add(_key(c))
-            rows.append(x)
-        return torch.stack(rows)
+        return chosen, info, acq if fid else None
 
     def _analytic_ok(self, model: Any) -> bool:
         """The analytic path serves domains with a discrete or categorical column, when
@@ -395,21 +368,43 @@ class MoboOptimizer(Optimizer):
 
     def _dedupe(
         self, configs: list[dict[str, Any]], history: Sequence[Trial], pending: Sequence[Trial],
-        rng: np.random.Generator,
+        rng: np.random.Generator, score: Any = None,
     ) -> list[dict[str, Any]]:
-        """Replace any proposal equal to an evaluated, running or earlier one (recorded)."""
+        """Replace any proposal equal to an evaluated, running or earlier one (recorded). With
+        ``score`` (an acquisition function: ``stopped: fidelity``, whose model's best point is
+        often a stopped trial's own configuration, on optimisers that do not avoid evaluated
+        points) the replacement is the best of ``raw_samples`` new random configurations
+        under it; otherwise one random configuration."""
         seen = {_key(t.params) for t in [*history, *pending]}
         out = []
         for c in configs:
-            tries = 0
-            while _key(c) in seen and tries < 1000:
-                u = rng.random((1, len(self.problem.params)))
-                c, tries = decode(self.problem.params, unit_to_space(self.problem.params, u))[0], tries + 1
-            if tries:
-                msg = (f"a proposal repeated a known configuration; replaced by a random one "
-                       f"after {tries} draw(s)")
+            if _key(c) in seen:
+                c, kind, msg = self._scored_replacement(seen, rng, score) if score is not None \
+                    else self._random_replacement(seen, rng)
                 log.warning("mobo: %s", msg)
-                self.last_info["fallbacks"].append({"fallback": "random_replacement", "reason": msg})
+                self.last_info["fallbacks"].append({"fallback": kind, "reason": msg})
             seen.add(_key(c))
             out.append(c)
         return out
+
+    def _random_replacement(self, seen: set[tuple[str, ...]], rng: np.random.Generator) -> tuple[dict, str, str]:
+        tries, c = 0, None
+        while c is None or (_key(c) in seen and tries < 1000):
+            u = rng.random((1, len(self.problem.params)))
+            c, tries = decode(self.problem.params, unit_to_space(self.problem.params, u))[0], tries + 1
+        return c, "random_replacement", (
+            f"a proposal repeated a known configuration; replaced by a random one after {tries} draw(s)")
+
+    def _scored_replacement(
+        self, seen: set[tuple[str, ...]], rng: np.random.Generator, score: Any
+    ) -> tuple[dict, str, str]:
+        params = self.problem.params
+        u = rng.random((self.config.raw_samples, len(params)))
+        pool = [c for c in decode(params, unit_to_space(params, u)) if _key(c) not in seen]
+        if not pool:
+            return self._random_replacement(seen, rng)
+        with torch.no_grad():
+            best = int(score(torch.tensor(encode(params, pool), dtype=torch.double).unsqueeze(-2)).argmax())
+        return pool[best], "best_random_under_acquisition", (
+            f"a proposal repeated a known configuration; replaced by the best of {len(pool)} new random "
+            "ones under the acquisition")
