@@ -125,30 +125,24 @@ def evaluate(p: dict[str, Any], ctx: Any) -> dict[str, float]:
 MAX_EPOCHS = 9
 
 
-def set_problem(name: str) -> None:
-    """Select the search space here and in the module the custom space imports (this file
-    runs as ``__main__``, so that module is a second copy)."""
+def configure(problem: str, min_step: int, eta: int) -> None:
+    """Select the search space and MO-ASHA's rungs, here and in the module the custom space
+    and Syne Tune's runner import (this file runs as ``__main__``, so that module is a
+    second copy)."""
     import benchmarks.multifidelity as evaluator_module
 
     global PROBLEM
-    PROBLEM = evaluator_module.PROBLEM = name
-
-
-def set_rungs(min_step: int, eta: int) -> None:
-    """MO-ASHA's rungs, here and in the copy of this module that Syne Tune's runner imports."""
-    import benchmarks.multifidelity as evaluator_module
-
+    PROBLEM = evaluator_module.PROBLEM = problem
     for rungs in (RUNGS, evaluator_module.RUNGS):
         rungs.update(min_step=min_step, eta=eta)
 
 
 def spec(method: str, seed: int, max_epochs: int) -> dict[str, Any]:
-    opt = method.split("+")[-1]
-    optimizer: dict[str, Any] = {"name": opt, "seed": seed}
-    if method == "moasha+mobo":  # mobo fitting the STOPPED trials at their last values ...
-        optimizer["stopped"] = "last_value"
-    if opt in ("mobo-exclude", "mobo-fidelity"):  # ... or leaving them out of its fit, or the step as an input
-        optimizer = {"name": "mobo", "seed": seed, "stopped": opt.removeprefix("mobo-")}
+    # "mobo-exclude" is mobo with stopped: exclude; a scheduled bare "mobo" names last_value.
+    name, _, stopped = method.split("+")[-1].partition("-")
+    optimizer: dict[str, Any] = {"name": name, "seed": seed}
+    if name == "mobo" and (stopped or method.startswith(SCHEDULED)):
+        optimizer["stopped"] = stopped or "last_value"
     s: dict[str, Any] = {
         "name": f"mf-{method}-{seed}".replace("+", "-"),
         "space": {
@@ -341,8 +335,7 @@ def main() -> None:
     ap.add_argument("--show", metavar="METHOD:SEED", help="run one of our methods once, printing every trial "
                     "as it ends (nothing is written)")
     args = ap.parse_args()
-    set_problem(args.problem)
-    set_rungs(args.min_step, args.eta)
+    configure(args.problem, args.min_step, args.eta)
     import logging
 
     import torch
