@@ -179,7 +179,13 @@ class Progress:
         self.trace: list[tuple[int, float]] = []
         self.front: list[list[float]] = []
         self.counts = {"COMPLETE": 0, "STOPPED": 0, "FAILED": 0}
+        self.fallbacks: dict[str, int] = {}
         self.t0 = time.perf_counter()
+
+    def note_fallbacks(self, fallbacks: list[dict[str, str]]) -> None:
+        """Count the optimizer's fallbacks by kind (e.g. a repeated proposal replaced)."""
+        for f in fallbacks:
+            self.fallbacks[f["fallback"]] = self.fallbacks.get(f["fallback"], 0) + 1
 
     def add(self, steps: int, state: str, values: dict[str, float] | None) -> None:
         from nas.pareto import hypervolume
@@ -200,6 +206,7 @@ class Progress:
             "trace": self.trace,
             "counts": self.counts,
             "trials": sum(self.counts.values()),
+            "fallbacks": self.fallbacks,
             "wall_s": time.perf_counter() - self.t0,
             "problem": PROBLEM,
             **RUNGS,
@@ -221,6 +228,7 @@ def run_one(method: str, seed: int, epochs: int, max_epochs: int, show: bool = F
             (trial,) = study.ask(1)
             done = evaluate_trial(study, trial)
             run.add(len(study.store.steps(done.id)), done.state.value, done.values)
+            run.note_fallbacks(done.metrics.get("optimizer", {}).get("fallbacks", []))
             if show:
                 print(trial_line(done, run), flush=True)
         return run.result(method, seed, epochs, max_epochs)
