@@ -1,4 +1,5 @@
-"""Ranking points for MO-ASHA: non-dominated sorting, crowding distance, one total order.
+"""Ranking points for MO-ASHA: non-dominated sorting, then a tie-break within each level
+(an epsilon-net or the crowding distance), giving one total order.
 
 Pure numpy on ``n x m`` arrays already in minimisation orientation.
 """
@@ -45,13 +46,54 @@ def crowding_distance(Y: np.ndarray) -> np.ndarray:
     return dist
 
 
-def rank_order(Y: np.ndarray) -> list[int]:
-    """Row indices best first: by non-dominated level, then larger crowding distance within
-    the level, then earlier row (arrival order) -- a total order, so ties are decided."""
+TIE_BREAKS = ("epsnet", "crowding")
+
+
+def unit_scaled(Y: np.ndarray) -> np.ndarray:
+    """Each objective mapped onto [0, 1] by its range over the rows (a constant one to 0)."""
     Y = np.asarray(Y, dtype=float)
+    lo, span = Y.min(axis=0), np.ptp(Y, axis=0)
+    return (Y - lo) / np.where(span > 0, span, 1.0)
+
+
+def epsilon_net_order(Z: np.ndarray) -> list[int]:
+    """Farthest-first order of the rows of ``Z`` (already scaled): first the row best in the
+    first objective (then the next objectives, then the earlier row), then repeatedly the row
+    whose Euclidean distance to the nearest row already taken is largest (ties: earlier row).
+    Each prefix is a spread-out subset of the front (an epsilon-net), and a duplicate of a row
+    already taken comes after every distinct row."""
+    Z = np.asarray(Z, dtype=float)
+    n = len(Z)
+    if n == 0:
+        return []
+    first = min(range(n), key=lambda i: (*Z[i], i))
+    order = [first]
+    nearest = np.linalg.norm(Z - Z[first], axis=1)
+    nearest[first] = -np.inf
+    for _ in range(n - 1):
+        nxt = int(np.argmax(nearest))  # argmax returns the first (earliest) of equal maxima
+        order.append(nxt)
+        nearest = np.minimum(nearest, np.linalg.norm(Z - Z[nxt], axis=1))
+        nearest[order] = -np.inf
+    return order
+
+
+def rank_order(Y: np.ndarray, tie_break: str = "epsnet") -> list[int]:
+    """Row indices best first: by non-dominated level, then within a level by ``tie_break``:
+    ``epsnet`` (:func:`epsilon_net_order`, objectives scaled by their range over all rows) or
+    ``crowding`` (larger NSGA-II crowding distance first, then the earlier row). A total
+    order, so every tie is decided."""
+    Y = np.asarray(Y, dtype=float)
+    if tie_break not in TIE_BREAKS:
+        raise ValueError(f"tie_break={tie_break!r}: use one of {TIE_BREAKS}")
     level = nondominated_levels(Y)
-    crowd = np.zeros(len(Y))
+    Z = unit_scaled(Y) if len(Y) else Y
+    order: list[int] = []
     for k in np.unique(level):
         idx = np.flatnonzero(level == k)
-        crowd[idx] = crowding_distance(Y[idx])
-    return sorted(range(len(Y)), key=lambda i: (level[i], -crowd[i], i))
+        if tie_break == "epsnet":
+            order += [int(idx[j]) for j in epsilon_net_order(Z[idx])]
+        else:
+            crowd = crowding_distance(Y[idx])
+            order += [int(idx[j]) for j in sorted(range(len(idx)), key=lambda j: (-crowd[j], idx[j]))]
+    return order

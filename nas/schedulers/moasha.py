@@ -2,13 +2,17 @@
 
 Rungs sit at ``min_step * eta**k`` below ``max_step``. When a trial reports a rung step,
 it is ranked among every trial that reached that rung so far (itself included): by
-non-dominated sorting, ties within a level broken by larger crowding distance, then by
-earlier arrival (:func:`nas.schedulers._rank.rank_order`). It continues when it is in the
+non-dominated sorting, ties within a level broken by ``tie_break``: ``epsnet`` (the
+default: an epsilon-net, farthest-first over the level with objectives scaled to the rung's
+range) or ``crowding`` (NSGA-II crowding distance, then earlier arrival; the only rule before
+``tie_break`` existed), see :func:`nas.schedulers._rank.rank_order`. It continues when it is in the
 top ``floor(n / eta)`` of those ``n`` trials, or while fewer than ``eta`` have reached the
 rung (too few to judge); otherwise it stops. Steps that are not rungs decide nothing.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -20,6 +24,9 @@ class MOASHAOptions(SchedulerOptions):
     min_step: int = Field(default=1, ge=1, description="the first rung (e.g. epoch 1)")
     max_step: int = Field(ge=1, description="the last step a trial runs to (its full fidelity)")
     eta: int = Field(default=3, ge=2, description="rung spacing and promotion ratio: the top 1/eta continue")
+    tie_break: Literal["epsnet", "crowding"] = Field(
+        default="epsnet", description="order within a non-dominated level: epsilon-net or crowding distance"
+    )
 
     @model_validator(mode="after")
     def _has_a_rung(self) -> MOASHAOptions:
@@ -63,4 +70,4 @@ class MOASHA(Scheduler):
         """Continue ``trial_number`` (the last of ``peers``) at a rung reached by ``peers``."""
         Y = self.matrix(peers)
         me = max(i for i, (n, _) in enumerate(peers) if n == trial_number)
-        return promoted(rank_order(Y), me, len(peers), self.config.eta)
+        return promoted(rank_order(Y, self.config.tie_break), me, len(peers), self.config.eta)

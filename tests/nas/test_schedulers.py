@@ -48,17 +48,38 @@ def _brute_crowding(points, idx):
     return d
 
 
-def _brute_continue(points, eta):
+def _brute_epsnet(points, idx):
+    """Farthest-first by brute force: objectives scaled by their range over all points; start
+    at the point smallest in the first objective (then the others, then earlier); then, one by
+    one, the point farthest from its nearest taken point (ties: earlier)."""
+    m = len(points[0])
+    lo = [min(p[j] for p in points) for j in range(m)]
+    span = [(max(p[j] for p in points) - lo[j]) or 1.0 for j in range(m)]
+    z = {i: [(points[i][j] - lo[j]) / span[j] for j in range(m)] for i in idx}
+    taken = [min(idx, key=lambda i: (*z[i], i))]
+    while len(taken) < len(idx):
+        gap = {i: min(math.dist(z[i], z[t]) for t in taken) for i in idx if i not in taken}
+        taken.append(min(gap, key=lambda i: (-gap[i], i)))
+    return taken
+
+
+def _brute_order(points, tie_break):
+    level = _brute_levels(points)
+    order = []
+    for k in sorted(set(level.values())):
+        idx = [i for i in range(len(points)) if level[i] == k]
+        if tie_break == "epsnet":
+            order += _brute_epsnet(points, idx)
+        else:
+            crowd = _brute_crowding(points, idx)
+            order += sorted(idx, key=lambda i: (-crowd[i], i))
+    return order
+
+
+def _brute_continue(points, eta, tie_break="epsnet"):
     """The last point continues when fewer than eta reached the rung or it ranks in the top n // eta."""
     n = len(points)
-    if n < eta:
-        return True
-    level = _brute_levels(points)
-    crowd = {}
-    for k in set(level.values()):
-        crowd.update(_brute_crowding(points, [i for i in level if level[i] == k]))
-    order = sorted(range(n), key=lambda i: (level[i], -crowd[i], i))
-    return n - 1 in order[: n // eta]
+    return n < eta or n - 1 in _brute_order(points, tie_break)[: n // eta]
 
 
 @settings(max_examples=60, deadline=None)
@@ -92,7 +113,7 @@ def _run_through_store(url: str, scheduler_spec: dict, params: list[tuple[float,
     return stopped_at
 
 
-def _reference(params, rung_list, eta, bracket_of=lambda n: 0):
+def _reference(params, rung_list, eta, bracket_of=lambda n: 0, tie_break="epsnet"):
     """Brute force: replay arrivals, at each rung rank the trial among earlier arrivals (same bracket)."""
     reached = {}
     stopped_at = {}
@@ -101,20 +122,24 @@ def _reference(params, rung_list, eta, bracket_of=lambda n: 0):
             key = (bracket_of(n), r)
             reached.setdefault(key, []).append(n)
             points = [[_curve(*params[i], r)["err"], -_curve(*params[i], r)["acc"]] for i in reached[key]]
-            if not _brute_continue(points, eta):
+            if not _brute_continue(points, eta, tie_break):
                 stopped_at[n] = r
                 break
     return stopped_at
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_moasha_stops_exactly_the_trials_nondominated_sorting_says(tmp_path, seed):
+@pytest.mark.parametrize(("seed", "tie_break"), [(0, None), (1, None), (5, None), (5, "crowding")])
+def test_moasha_stops_exactly_the_trials_nondominated_sorting_says(tmp_path, seed, tie_break):
     rng = np.random.default_rng(seed)
     params = [tuple(map(float, rng.random(2).round(3))) for _ in range(30)]
-    got = _run_through_store(f"sqlite:///{tmp_path}/a.db", {"name": "moasha", "max_step": 9, "eta": 3}, params, 9)
-    want = _reference(params, rungs(1, 9, 3), 3)
+    spec = {"name": "moasha", "max_step": 9, "eta": 3} | ({"tie_break": tie_break} if tie_break else {})
+    got = _run_through_store(f"sqlite:///{tmp_path}/a.db", spec, params, 9)
+    want = _reference(params, rungs(1, 9, 3), 3, tie_break=tie_break or "epsnet")
     assert got == want
     assert set(got.values()) <= {1, 3} and 0 < len(got) < len(params)
+    if seed == 5:  # on these curves the two tie-breaks stop different trials (13 and 25 at rung 3)
+        other = _reference(params, rungs(1, 9, 3), 3, tie_break="crowding" if tie_break is None else "epsnet")
+        assert got != other
 
 
 def test_hyperband_ranks_each_trial_within_its_bracket(tmp_path):
@@ -131,7 +156,26 @@ def test_hyperband_ranks_each_trial_within_its_bracket(tmp_path):
 def test_rank_order_breaks_ties_by_crowding_then_arrival():
     Y = np.array([[0.0, 1.0], [0.5, 0.5], [0.6, 0.6], [1.0, 0.0], [0.5, 0.5]])
     # level 0: rows 0, 1, 3, 4; extremes 0 and 3 are infinitely crowded, then the duplicate 1 before 4
-    assert rank_order(Y) == [0, 3, 1, 4, 2]
+    assert rank_order(Y, "crowding") == [0, 3, 1, 4, 2]
+
+
+def test_rank_order_epsilon_net_by_hand():
+    Y = np.array([[0.0, 1.0], [0.5, 0.5], [0.6, 0.6], [1.0, 0.0], [0.5, 0.5], [0.1, 0.8]])
+    # level 0: rows 0, 1, 3, 4, 5 (row 2 is dominated by 1); ranges are already [0, 1].
+    # Row 0 has the smallest error; row 3 is farthest from it (1.41); then rows 1 and 4 (0.71
+    # from both, 1 arrived first) before row 5 (0.22 from row 0); the duplicate 4 is 0 from 1.
+    assert rank_order(Y) == [0, 3, 1, 5, 4, 2]
+    # crowding distance ranks row 5 (1.0) before row 1 (0.9): the two rules differ here
+    assert rank_order(Y, "crowding") == [0, 3, 5, 1, 4, 2]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.lists(st.integers(0, 5), min_size=2, max_size=2), min_size=1, max_size=15),
+    st.sampled_from(["epsnet", "crowding"]),
+)
+def test_rank_order_equals_brute_force(raw, tie_break):
+    assert rank_order(np.array(raw, dtype=float), tie_break) == _brute_order(raw, tie_break)
 
 
 def _spec(**scheduler):
@@ -153,6 +197,10 @@ def _spec(**scheduler):
         ({"name": "moasha", "max_step": 9, "eta": 1}, r"eta=1: Input should be greater than or equal to 2"),
         ({"name": "moasha", "max_step": 9, "etta": 3}, r"etta=3: unknown option; 'moasha' takes"),
         ({"name": "moasha"}, "max_step=.*Field required"),
+        (
+            {"name": "moasha", "max_step": 9, "tie_break": "hv"},
+            r"tie_break='hv': Input should be 'epsnet' or 'crowding'",
+        ),
         ({"name": "asha"}, r"unknown scheduler 'asha': choose one of \['hyperband', 'moasha', 'none'\]"),
     ],
 )
