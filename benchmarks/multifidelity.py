@@ -10,7 +10,9 @@ uses), until ``--epochs`` training epochs have been spent in all. Methods: full-
 ``random`` and ``mobo``; ``moasha+random`` and ``moasha+mobo`` (MO-ASHA; min_step 1 and
 eta 3 unless ``--min-step``, ``--eta``), ``moasha+mobo-exclude`` and
 ``moasha+mobo-fidelity`` (``mobo`` with ``stopped: exclude``, the STOPPED trials left out
-of its fit, or ``stopped: fidelity``, their step as a model input); ``hyperband+random`` and
+of its fit, or ``stopped: fidelity``, their step as a model input); MO-ASHA's tie-break
+within a non-dominated level is ``--tie-break`` (the scheduler's default, ``epsnet``, unless
+given; runs stored before it was recorded used ``crowding``); ``hyperband+random`` and
 ``hyperband+mobo`` by name only. The hypervolume is that of the COMPLETE (full-fidelity)
 trials, against the fixed reference point (error 1.0, the largest model's size), after each
 trial, against the epochs spent so far. ``synetune-moasha`` is Syne Tune's MOASHA
@@ -24,8 +26,9 @@ with a message, where that is missing.
         --jsonl benchmarks/results/multifidelity-mlp6.jsonl --out benchmarks/results/multifidelity-mlp6.json
 
 Results: ``--out`` (default ``benchmarks/results/multifidelity.json``, the plot beside it)
-and the ``--jsonl`` of finished runs, which a rerun resumes; a summary keeps the runs of
-``--problem`` only.
+and the ``--jsonl`` of finished runs, which a rerun resumes (given several files, new runs
+go to the first and the summary reads them all); a summary keeps the runs of ``--problem``
+and of the rungs and tie-break given only.
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ PROBLEMS: dict[str, dict[str, dict[str, Any]]] = {
 }
 PROBLEM = "mlp3"
 RUNGS = {"min_step": 1, "eta": 3}  # MO-ASHA's (and Syne Tune's) rungs: ``--min-step``, ``--eta``
+TIE_BREAK = {"tie_break": "epsnet"}  # our MO-ASHA's order within a level: ``--tie-break``
 _DATA: dict[int, Any] = {}
 
 
@@ -125,16 +129,17 @@ def evaluate(p: dict[str, Any], ctx: Any) -> dict[str, float]:
 MAX_EPOCHS = 9
 
 
-def configure(problem: str, min_step: int, eta: int) -> None:
-    """Select the search space and MO-ASHA's rungs, here and in the module the custom space
-    and Syne Tune's runner import (this file runs as ``__main__``, so that module is a
-    second copy)."""
+def configure(problem: str, min_step: int, eta: int, tie_break: str = "epsnet") -> None:
+    """Select the search space, MO-ASHA's rungs and tie-break, here and in the module the
+    custom space and Syne Tune's runner import (this file runs as ``__main__``, so that
+    module is a second copy)."""
     import benchmarks.multifidelity as evaluator_module
 
     global PROBLEM
     PROBLEM = evaluator_module.PROBLEM = problem
-    for rungs in (RUNGS, evaluator_module.RUNGS):
+    for rungs, tie in ((RUNGS, TIE_BREAK), (evaluator_module.RUNGS, evaluator_module.TIE_BREAK)):
         rungs.update(min_step=min_step, eta=eta)
+        tie.update(tie_break=tie_break)
 
 
 def spec(method: str, seed: int, max_epochs: int) -> dict[str, Any]:
@@ -160,7 +165,7 @@ def spec(method: str, seed: int, max_epochs: int) -> dict[str, Any]:
         "executor": {"name": "local"},
     }
     if method.startswith(SCHEDULED):
-        s["scheduler"] = {"name": method.split("+")[0], "max_step": max_epochs, **RUNGS}
+        s["scheduler"] = {"name": method.split("+")[0], "max_step": max_epochs, **RUNGS, **TIE_BREAK}
     return s
 
 
@@ -210,6 +215,7 @@ class Progress:
             "wall_s": time.perf_counter() - self.t0,
             "problem": PROBLEM,
             **RUNGS,
+            **({} if method.startswith("synetune") else TIE_BREAK),
         }
 
 
@@ -306,9 +312,14 @@ def plot(runs: list[dict[str, Any]], path: Path) -> None:
         if rs:
             curves = np.array([[hv_at(r["trace"], e) for e in grid] for r in rs])
             ax.plot(grid, np.median(curves, axis=0), label=f"{m} (median of {len(rs)})")
+    full_mobo = [hv_at(r["trace"], budget) for r in runs if r["method"] == "mobo"]
+    if full_mobo:  # the goal: reach full mobo's final hypervolume within a third of the epochs
+        ax.axhline(float(np.median(full_mobo)), color="grey", ls="--", lw=0.8, label="full mobo's final (median)")
+        ax.axvline(budget / 3, color="grey", ls=":", lw=0.8)
     ax.set_xlabel("training epochs spent")
     ax.set_ylabel("hypervolume of full-fidelity trials")
-    ax.set_title(f"MLP on mnist1d ({PROBLEM}): val error vs parameters")
+    tie = TIE_BREAK["tie_break"]
+    ax.set_title(f"MLP on mnist1d ({PROBLEM}): val error vs parameters\nour MO-ASHA tie-break: {tie}")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -337,13 +348,16 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=RESULTS / "multifidelity.json", help="summary (and .png beside it)")
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--summarize", action="store_true")
-    ap.add_argument("--jsonl", type=Path, default=RESULTS / "multifidelity.jsonl", help="finished runs (appended)")
+    ap.add_argument("--jsonl", type=Path, nargs="+", default=[RESULTS / "multifidelity.jsonl"],
+                    help="finished runs: new ones are appended to the first file; all are read")
     ap.add_argument("--min-step", type=int, default=1, help="MO-ASHA's first rung (epochs)")
     ap.add_argument("--eta", type=int, default=3, help="MO-ASHA's reduction factor")
+    ap.add_argument("--tie-break", choices=["epsnet", "crowding"], default="epsnet",
+                    help="our MO-ASHA's order within a non-dominated level (Syne Tune's is its own)")
     ap.add_argument("--show", metavar="METHOD:SEED", help="run one of our methods once, printing every trial "
                     "as it ends (nothing is written)")
     args = ap.parse_args()
-    configure(args.problem, args.min_step, args.eta)
+    configure(args.problem, args.min_step, args.eta, args.tie_break)
     import logging
 
     import torch
@@ -355,9 +369,9 @@ def main() -> None:
         run_one(method, int(seed or 0), args.epochs, args.max_epochs, show=True)
         return
     RESULTS.mkdir(exist_ok=True)
-    jsonl = args.jsonl
+    jsonl = args.jsonl[0]  # where new runs go
     if not args.summarize:
-        done = {(r["method"], r["seed"]) for r in _read(jsonl) if _same_setting(r, args.problem)}
+        done = {(r["method"], r["seed"]) for r in _read(*args.jsonl) if _same_setting(r, args.problem)}
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             for m in args.methods.split(","):
                 if (m, seed) in done or not _available(m):
@@ -370,7 +384,7 @@ def main() -> None:
                     f"{r['wall_s']:.0f} s",
                     flush=True,
                 )
-    runs = [r for r in _read(jsonl) if _same_setting(r, args.problem)]
+    runs = [r for r in _read(*args.jsonl) if _same_setting(r, args.problem)]
     summary = summarize(runs)
     summary["settings"] = {
         "task": "mnist1d MLP",
@@ -378,6 +392,7 @@ def main() -> None:
         "problem": args.problem,
         "params": PROBLEMS[args.problem],
         **RUNGS,
+        **TIE_BREAK,
         "reference": reference().tolist(),
         "syne_tune": _syne_tune_version(),
     }
@@ -388,11 +403,15 @@ def main() -> None:
 
 def _same_setting(run: dict[str, Any], problem: str) -> bool:
     """A stored run of this ``--problem`` and, for the early-stopping methods, these rungs
-    (runs written before the rungs were recorded used min_step 1, eta 3)."""
+    and, for ours, this tie-break (runs written before these were recorded used min_step 1,
+    eta 3 and ``crowding``)."""
     if run.get("problem", "mlp3") != problem:
         return False
-    full_fidelity = not run["method"].startswith(SCHEDULED)
-    return full_fidelity or all(run.get(k, d) == RUNGS[k] for k, d in (("min_step", 1), ("eta", 3)))
+    if not run["method"].startswith(SCHEDULED):
+        return True
+    same_rungs = all(run.get(k, d) == RUNGS[k] for k, d in (("min_step", 1), ("eta", 3)))
+    ours = not run["method"].startswith("synetune")
+    return same_rungs and (not ours or run.get("tie_break", "crowding") == TIE_BREAK["tie_break"])
 
 
 def _run(method: str, seed: int, epochs: int, max_epochs: int) -> dict[str, Any]:
@@ -419,8 +438,8 @@ def _available(method: str) -> bool:
     return True
 
 
-def _read(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
+def _read(*paths: Path) -> list[dict[str, Any]]:
+    return [json.loads(x) for p in paths if p.exists() for x in p.read_text().splitlines() if x.strip()]
 
 
 if __name__ == "__main__":
