@@ -264,6 +264,14 @@ def epochs_to_reach(trace: list[list[float]], target: float) -> float | None:
     return None
 
 
+def median_curve_reaches(runs: list[dict[str, Any]], target: float, budget: int) -> int | None:
+    """The first whole epoch at which the median (over ``runs``) hypervolume is ``target`` or more."""
+    grid = range(budget + 1)
+    median = np.median([[hv_at(r["trace"], e) for e in grid] for r in runs], axis=0)
+    hit = np.flatnonzero(median >= target - 1e-12)
+    return int(hit[0]) if len(hit) else None
+
+
 def methods_of(runs: list[dict[str, Any]]) -> list[str]:
     """The methods present in ``runs``: the default set's order first, then the others."""
     return METHODS + sorted({r["method"] for r in runs} - set(METHODS))
@@ -294,6 +302,9 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
                 if ref is not None:
                     need.append(epochs_to_reach(r["trace"], hv_at(ref["trace"], budget)))
             row["epochs_to_full_mobo_final_hv"] = need
+            row["median_curve_epochs_to_full_mobo_median_final"] = median_curve_reaches(
+                rs, float(np.median([hv_at(x["trace"], budget) for x in full_mobo])), budget
+            )
         out["methods"][m] = row
     return out
 
