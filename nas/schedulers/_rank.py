@@ -47,6 +47,7 @@ def crowding_distance(Y: np.ndarray) -> np.ndarray:
 
 
 TIE_BREAKS = ("epsnet", "crowding")
+_TIE = 1e-12  # distances (on objectives scaled to [0, 1]) this close are equal
 
 
 def unit_scaled(Y: np.ndarray) -> np.ndarray:
@@ -59,9 +60,10 @@ def unit_scaled(Y: np.ndarray) -> np.ndarray:
 def epsilon_net_order(Z: np.ndarray) -> list[int]:
     """Farthest-first order of the rows of ``Z`` (already scaled): first the row best in the
     first objective (then the next objectives, then the earlier row), then repeatedly the row
-    whose Euclidean distance to the nearest row already taken is largest (ties: earlier row).
-    Each prefix is a spread-out subset of the front (an epsilon-net), and a duplicate of a row
-    already taken comes after every distinct row."""
+    whose Euclidean distance to the nearest row already taken is largest (ties, within
+    ``_TIE`` so that float rounding never decides one: the earlier row). Each prefix is a
+    spread-out subset of the front (an epsilon-net), and a duplicate of a row already taken
+    comes after every distinct row."""
     Z = np.asarray(Z, dtype=float)
     n = len(Z)
     if n == 0:
@@ -71,7 +73,7 @@ def epsilon_net_order(Z: np.ndarray) -> list[int]:
     nearest = np.linalg.norm(Z - Z[first], axis=1)
     nearest[first] = -np.inf
     for _ in range(n - 1):
-        nxt = int(np.argmax(nearest))  # argmax returns the first (earliest) of equal maxima
+        nxt = int(np.flatnonzero(nearest >= nearest.max() - _TIE)[0])
         order.append(nxt)
         nearest = np.minimum(nearest, np.linalg.norm(Z - Z[nxt], axis=1))
         nearest[order] = -np.inf

@@ -51,7 +51,7 @@ def _brute_crowding(points, idx):
 def _brute_epsnet(points, idx):
     """Farthest-first by brute force: objectives scaled by their range over all points; start
     at the point smallest in the first objective (then the others, then earlier); then, one by
-    one, the point farthest from its nearest taken point (ties: earlier)."""
+    one, the point farthest from its nearest taken point (ties, up to float rounding: earlier)."""
     m = len(points[0])
     lo = [min(p[j] for p in points) for j in range(m)]
     span = [(max(p[j] for p in points) - lo[j]) or 1.0 for j in range(m)]
@@ -59,7 +59,8 @@ def _brute_epsnet(points, idx):
     taken = [min(idx, key=lambda i: (*z[i], i))]
     while len(taken) < len(idx):
         gap = {i: min(math.dist(z[i], z[t]) for t in taken) for i in idx if i not in taken}
-        taken.append(min(gap, key=lambda i: (-gap[i], i)))
+        far = max(gap.values())
+        taken.append(min(i for i in gap if gap[i] >= far - 1e-12))  # the earliest of the (near-)farthest
     return taken
 
 
