@@ -192,10 +192,9 @@ def training_data(problem: Problem, history: Sequence[Trial], stopped: Stopped =
     ], dtype=bool)
     X = encode(problem.params, [t.params for t, _ in usable]).reshape(len(usable), len(problem.params))
     full = np.array([t.state != TrialState.STOPPED for t, _ in usable], dtype=bool)
-    with_fidelity = stopped == "fidelity" and problem.max_step is not None and not full.all()
-    if with_fidelity:
-        step = problem.max_step or 1
-        X = np.hstack([X, np.array([[fidelity(t, step)] for t, _ in usable])])
+    max_step, with_fidelity = problem.max_step, False
+    if stopped == "fidelity" and max_step is not None and not full.all():
+        X, with_fidelity = np.hstack([X, np.array([[fidelity(t, max_step)] for t, _ in usable])]), True
     return TrainingData(
         X=torch.tensor(X, dtype=torch.double),
         Y=torch.tensor(np.hstack([-Y_min, C]), dtype=torch.double),
@@ -251,14 +250,15 @@ class MoboOptimizer(Optimizer):
                 return self._fallback(history, pending, n, rng, f"{type(e).__name__}: {e}")
         info.update(info_acq)
         configs = decode(self.problem.params, X.numpy())
-        return self._dedupe(configs, history, pending, rng, score)
+        # Only the fidelity model's optimisers propose known configurations often enough to
+        # rank their replacements (see _dedupe); elsewhere a repeat gets a random one.
+        return self._dedupe(configs, history, pending, rng, score if data.fidelity else None)
 
     def _bayesopt(
         self, data: TrainingData, pending: Sequence[Trial], n: int, seed: int
     ) -> tuple[torch.Tensor, dict[str, Any], Any]:
         """Fit, build the acquisition function and optimise it: ``n x d`` candidates, and
-        with a fidelity column the acquisition (else None), for :meth:`_dedupe` to rank
-        replacements with."""
+        the MC acquisition optimised (None on the analytic path)."""
         cfg, m = self.config, len(self.problem.objectives)
         # Full-fidelity feasible rows rank first when the fit must leave rows out.
         keep = _gp.fit_subset(data.Y_min, data.feasible & data.full, data.numbers, cfg.max_fit_points)
@@ -298,7 +298,7 @@ class MoboOptimizer(Optimizer):
             X, how = _acqf.optimize(acq, self.domain, n, X_avoid, cfg.num_restarts, cfg.raw_samples,
                                     cfg.max_enumerate, cfg.acq_maxiter)
             info.update(strategy="qLogNEI", acq_optimizer=how)
-            return X, info, acq if fid else None
+            return X, info, acq
         if m <= 3:
             acq = _acqf.nehvi(model, X_base, torch.tensor(-ref_min, dtype=torch.double), m,
                               constraints, X_pending, cfg.mc_samples, seed, caps)
@@ -309,7 +309,7 @@ class MoboOptimizer(Optimizer):
             X, how = _acqf.optimize(acq, self.domain, n, X_avoid, cfg.num_restarts, cfg.raw_samples,
                                     cfg.max_enumerate, cfg.acq_maxiter, around_best=m == 2 and not fid)
             info.update(strategy="qLogNEHVI", acq_optimizer=how)
-            return X, info, acq if fid else None
+            return X, info, acq
         chosen = torch.empty(0, d, dtype=torch.double)
         for i in range(n):  # one Chebyshev scalarization per point, conditioned on the ones before
             pend = torch.cat([p for p in (X_pending, _acqf.with_full_fidelity(chosen, fid)) if p is not None])
@@ -319,7 +319,7 @@ class MoboOptimizer(Optimizer):
                                     cfg.num_restarts, cfg.raw_samples, cfg.max_enumerate, cfg.acq_maxiter)
             chosen = torch.cat([chosen, x])
         info.update(strategy="qLogNParEGO", acq_optimizer=how)
-        return chosen, info, acq if fid else None
+        return chosen, info, acq
 
     def _analytic_ok(self, model: Any) -> bool:
         """The analytic path serves domains with a discrete or categorical column, when
