@@ -363,7 +363,9 @@ def main() -> None:
                     help="finished runs: new ones are appended to the first file; all are read")
     ap.add_argument("--min-step", type=int, default=1, help="MO-ASHA's first rung (epochs)")
     ap.add_argument("--eta", type=int, default=3, help="MO-ASHA's reduction factor")
-    ap.add_argument("--tie-break", choices=["epsnet", "crowding"], default="epsnet",
+    from nas.schedulers._rank import TIE_BREAKS
+
+    ap.add_argument("--tie-break", choices=TIE_BREAKS, default="epsnet",
                     help="our MO-ASHA's order within a non-dominated level (Syne Tune's is its own)")
     ap.add_argument("--show", metavar="METHOD:SEED", help="run one of our methods once, printing every trial "
                     "as it ends (nothing is written)")

@@ -6,6 +6,8 @@ Pure numpy on ``n x m`` arrays already in minimisation orientation.
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 import numpy as np
 
 
@@ -46,7 +48,8 @@ def crowding_distance(Y: np.ndarray) -> np.ndarray:
     return dist
 
 
-TIE_BREAKS = ("epsnet", "crowding")
+TieBreak = Literal["epsnet", "crowding"]
+TIE_BREAKS: tuple[str, ...] = get_args(TieBreak)
 _TIE = 1e-12  # distances (on objectives scaled to [0, 1]) this close are equal
 
 
@@ -80,7 +83,7 @@ def epsilon_net_order(Z: np.ndarray) -> list[int]:
     return order
 
 
-def rank_order(Y: np.ndarray, tie_break: str = "epsnet") -> list[int]:
+def rank_order(Y: np.ndarray, tie_break: TieBreak = "epsnet") -> list[int]:
     """Row indices best first: by non-dominated level, then within a level by ``tie_break``:
     ``epsnet`` (:func:`epsilon_net_order`, objectives scaled by their range over all rows) or
     ``crowding`` (larger NSGA-II crowding distance first, then the earlier row). A total
@@ -89,13 +92,14 @@ def rank_order(Y: np.ndarray, tie_break: str = "epsnet") -> list[int]:
     if tie_break not in TIE_BREAKS:
         raise ValueError(f"tie_break={tie_break!r}: use one of {TIE_BREAKS}")
     level = nondominated_levels(Y)
-    Z = unit_scaled(Y) if len(Y) else Y
+    Z = unit_scaled(Y) if tie_break == "epsnet" and len(Y) else Y
     order: list[int] = []
     for k in np.unique(level):
-        idx = np.flatnonzero(level == k)
+        idx = np.flatnonzero(level == k)  # ascending, so a position in idx is arrival order
         if tie_break == "epsnet":
-            order += [int(idx[j]) for j in epsilon_net_order(Z[idx])]
+            within = epsilon_net_order(Z[idx])
         else:
             crowd = crowding_distance(Y[idx])
-            order += [int(idx[j]) for j in sorted(range(len(idx)), key=lambda j: (-crowd[j], idx[j]))]
+            within = sorted(range(len(idx)), key=lambda j: (-crowd[j], j))
+        order += [int(idx[j]) for j in within]
     return order

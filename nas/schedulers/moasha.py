@@ -12,11 +12,9 @@ rung (too few to judge); otherwise it stops. Steps that are not rungs decide not
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field, model_validator
 
-from nas.schedulers._rank import rank_order
+from nas.schedulers._rank import TieBreak, rank_order
 from nas.schedulers.base import Peers, Scheduler, SchedulerOptions, register_scheduler
 
 
@@ -24,7 +22,7 @@ class MOASHAOptions(SchedulerOptions):
     min_step: int = Field(default=1, ge=1, description="the first rung (e.g. epoch 1)")
     max_step: int = Field(ge=1, description="the last step a trial runs to (its full fidelity)")
     eta: int = Field(default=3, ge=2, description="rung spacing and promotion ratio: the top 1/eta continue")
-    tie_break: Literal["epsnet", "crowding"] = Field(
+    tie_break: TieBreak = Field(
         default="epsnet", description="order within a non-dominated level: epsilon-net or crowding distance"
     )
 
