@@ -71,6 +71,9 @@ PROBLEMS: dict[str, dict[str, dict[str, Any]]] = {
 PROBLEM = "mlp3"
 RUNGS = {"min_step": 1, "eta": 3}  # MO-ASHA's (and Syne Tune's) rungs: ``--min-step``, ``--eta``
 TIE_BREAK = {"tie_break": "epsnet"}  # our MO-ASHA's order within a level: ``--tie-break``
+# How our MO-ASHA decides a rung's first eta - 1 reports: "best", only the first ranked
+# continues (since this was recorded); runs stored before it let them all continue ("all").
+FIRST_REPORTS = "best"
 _DATA: dict[int, Any] = {}
 
 
@@ -215,7 +218,7 @@ class Progress:
             "wall_s": time.perf_counter() - self.t0,
             "problem": PROBLEM,
             **RUNGS,
-            **({} if method.startswith("synetune") else TIE_BREAK),
+            **({} if method.startswith("synetune") else {**TIE_BREAK, "first_reports": FIRST_REPORTS}),
         }
 
 
@@ -411,6 +414,7 @@ def main() -> None:
         "params": PROBLEMS[args.problem],
         **RUNGS,
         **TIE_BREAK,
+        "first_reports": FIRST_REPORTS,
         "reference": reference().tolist(),
         "syne_tune": _syne_tune_version(),
     }
@@ -421,15 +425,18 @@ def main() -> None:
 
 def _same_setting(run: dict[str, Any], problem: str) -> bool:
     """A stored run of this ``--problem`` and, for the early-stopping methods, these rungs
-    and, for ours, this tie-break (runs written before these were recorded used min_step 1,
-    eta 3 and ``crowding``)."""
+    and, for ours, this tie-break and today's rule for a rung's first reports (runs written
+    before these were recorded used min_step 1, eta 3, ``crowding`` and ``all``)."""
     if run.get("problem", "mlp3") != problem:
         return False
     if not run["method"].startswith(SCHEDULED):
         return True
     same_rungs = all(run.get(k, d) == RUNGS[k] for k, d in (("min_step", 1), ("eta", 3)))
     ours = not run["method"].startswith("synetune")
-    return same_rungs and (not ours or run.get("tie_break", "crowding") == TIE_BREAK["tie_break"])
+    same_rule = run.get("tie_break", "crowding") == TIE_BREAK["tie_break"] and (
+        run.get("first_reports", "all") == FIRST_REPORTS
+    )
+    return same_rungs and (not ours or same_rule)
 
 
 def _run(method: str, seed: int, epochs: int, max_epochs: int) -> dict[str, Any]:

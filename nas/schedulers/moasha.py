@@ -6,8 +6,13 @@ non-dominated sorting, ties within a level broken by ``tie_break``: ``epsnet`` (
 default: an epsilon-net, farthest-first over the level with objectives scaled to the rung's
 range) or ``crowding`` (NSGA-II crowding distance, then earlier arrival; the only rule before
 ``tie_break`` existed), see :func:`nas.schedulers._rank.rank_order`. It continues when it is in the
-top ``floor(n / eta)`` of those ``n`` trials, or while fewer than ``eta`` have reached the
-rung (too few to judge); otherwise it stops. Steps that are not rungs decide nothing.
+top ``max(1, floor(n / eta))`` of those ``n`` trials; otherwise it stops. So the first
+trial at a rung continues, and while fewer than ``eta`` have reached it only the one ranked
+first does. At the second report this is what Ray Tune's ASHA (one objective: it continues
+when no worse than the first) and Syne Tune's MOASHA (when it ranks first) decide. (Before,
+every trial continued while fewer than ``eta`` had reached the rung, so the first
+``eta - 1`` trials of every study ran to ``max_step`` whatever they reported.) Steps that are
+not rungs decide nothing.
 """
 
 from __future__ import annotations
@@ -46,8 +51,8 @@ def rungs(min_step: int, max_step: int, eta: int) -> list[int]:
 
 
 def promoted(order: list[int], me: int, n: int, eta: int) -> bool:
-    """Whether row ``me`` continues: fewer than ``eta`` rows, or it is in the first ``n // eta``."""
-    return n < eta or me in order[: n // eta]
+    """Whether row ``me`` continues: it is in the first ``max(1, n // eta)``."""
+    return me in order[: max(1, n // eta)]
 
 
 @register_scheduler("moasha")
