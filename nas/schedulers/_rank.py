@@ -1,5 +1,5 @@
 """Ranking points for MO-ASHA: non-dominated sorting, then a tie-break within each level
-(an epsilon-net or the crowding distance), giving one total order.
+(an epsilon-net, the crowding distance or greedy hypervolume), giving one total order.
 
 Pure numpy on ``n x m`` arrays already in minimisation orientation.
 """
@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Literal, get_args
 
 import numpy as np
+
+from nas.pareto import hypervolume
 
 
 def nondominated_levels(Y: np.ndarray) -> np.ndarray:
@@ -48,9 +50,10 @@ def crowding_distance(Y: np.ndarray) -> np.ndarray:
     return dist
 
 
-TieBreak = Literal["epsnet", "crowding"]
+TieBreak = Literal["epsnet", "crowding", "hypervolume"]
 TIE_BREAKS: tuple[str, ...] = get_args(TieBreak)
-_TIE = 1e-12  # distances (on objectives scaled to [0, 1]) this close are equal
+_TIE = 1e-12  # distances or volumes (on objectives scaled to [0, 1]) this close are equal
+_HV_REF = 1.1  # the hypervolume tie-break's reference point in each scaled objective
 
 
 def unit_scaled(Y: np.ndarray) -> np.ndarray:
@@ -83,21 +86,42 @@ def epsilon_net_order(Z: np.ndarray) -> list[int]:
     return order
 
 
+def hypervolume_order(Z: np.ndarray) -> list[int]:
+    """Greedy hypervolume order of the rows of ``Z`` (already scaled to [0, 1]): repeatedly
+    the row that adds the most hypervolume to the rows already taken, against ``_HV_REF`` in
+    every objective (ties, within ``_TIE``: the earlier row). So the first row is the one
+    dominating the largest box on its own, each prefix is a greedy choice of the subset with
+    the most hypervolume, and a duplicate of a row already taken, which adds nothing, comes
+    after every row that adds something."""
+    Z = np.asarray(Z, dtype=float)
+    ref = np.full(Z.shape[1], _HV_REF)
+    order: list[int] = []
+    left = list(range(len(Z)))
+    taken = 0.0
+    while left:
+        gain = np.array([hypervolume(Z[[*order, i]], ref) for i in left]) - taken
+        order.append(left.pop(int(np.flatnonzero(gain >= gain.max() - _TIE)[0])))
+        taken = hypervolume(Z[order], ref)
+    return order
+
+
 def rank_order(Y: np.ndarray, tie_break: TieBreak = "epsnet") -> list[int]:
     """Row indices best first: by non-dominated level, then within a level by ``tie_break``:
-    ``epsnet`` (:func:`epsilon_net_order`, objectives scaled by their range over all rows) or
-    ``crowding`` (larger NSGA-II crowding distance first, then the earlier row). A total
-    order, so every tie is decided."""
+    ``epsnet`` (:func:`epsilon_net_order`), ``hypervolume`` (:func:`hypervolume_order`), both
+    on objectives scaled by their range over all rows, or ``crowding`` (larger NSGA-II
+    crowding distance first, then the earlier row). A total order, so every tie is decided."""
     Y = np.asarray(Y, dtype=float)
     if tie_break not in TIE_BREAKS:
         raise ValueError(f"tie_break={tie_break!r}: use one of {TIE_BREAKS}")
     level = nondominated_levels(Y)
-    Z = unit_scaled(Y) if tie_break == "epsnet" and len(Y) else Y
+    Z = unit_scaled(Y) if tie_break != "crowding" and len(Y) else Y
     order: list[int] = []
     for k in np.unique(level):
         idx = np.flatnonzero(level == k)  # ascending, so a position in idx is arrival order
         if tie_break == "epsnet":
             within = epsilon_net_order(Z[idx])
+        elif tie_break == "hypervolume":
+            within = hypervolume_order(Z[idx])
         else:
             crowd = crowding_distance(Y[idx])
             within = sorted(range(len(idx)), key=lambda j: (-crowd[j], j))

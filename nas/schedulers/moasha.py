@@ -4,8 +4,9 @@ Rungs sit at ``min_step * eta**k`` below ``max_step``. When a trial reports a ru
 it is ranked among every trial that reached that rung so far (itself included): by
 non-dominated sorting, ties within a level broken by ``tie_break``: ``epsnet`` (the
 default: an epsilon-net, farthest-first over the level with objectives scaled to the rung's
-range) or ``crowding`` (NSGA-II crowding distance, then earlier arrival; the only rule before
-``tie_break`` existed), see :func:`nas.schedulers._rank.rank_order`. It continues when it is in the
+range), ``hypervolume`` (greedy: the report adding the most hypervolume first, on the same
+scaled objectives) or ``crowding`` (NSGA-II crowding distance, then earlier arrival; the only
+rule before ``tie_break`` existed), see :func:`nas.schedulers._rank.rank_order`. It continues when it is in the
 top ``max(1, floor(n / eta))`` of those ``n`` trials; otherwise it stops. So the first
 trial at a rung continues, and while fewer than ``eta`` have reached it only the one ranked
 first does. At the second report this is what Ray Tune's ASHA (one objective: it continues
@@ -28,7 +29,8 @@ class MOASHAOptions(SchedulerOptions):
     max_step: int = Field(ge=1, description="the last step a trial runs to (its full fidelity)")
     eta: int = Field(default=3, ge=2, description="rung spacing and promotion ratio: the top 1/eta continue")
     tie_break: TieBreak = Field(
-        default="epsnet", description="order within a non-dominated level: epsilon-net or crowding distance"
+        default="epsnet",
+        description="order within a non-dominated level: epsilon-net, greedy hypervolume or crowding distance",
     )
 
     @model_validator(mode="after")
