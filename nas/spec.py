@@ -239,18 +239,19 @@ def validate_study_spec(data: dict[str, Any] | StudySpec) -> tuple[StudySpec, Se
     space = build_space(spec)
     objectives = resolve_objectives(spec, space)
     check_optimizer(spec)
-    check_scheduler(spec)
+    check_scheduler(spec, [(o.name, o.direction) for o in objectives])
     return spec, space, objectives
 
 
-def check_scheduler(spec: StudySpec) -> None:
-    """The scheduler exists and its options validate (each bad one named with the fix)."""
+def check_scheduler(spec: StudySpec, objectives: list[tuple[str, str]]) -> None:
+    """The scheduler exists and its options validate, for these ``(name, direction)``
+    objectives (each bad one named with the fix)."""
     if spec.scheduler is None:
         return
-    from nas.schedulers import SchedulerError, get_scheduler_class
+    from nas.schedulers import SchedulerError, make_scheduler
 
     try:
-        get_scheduler_class(spec.scheduler.name).parse_options(spec.scheduler.options())
+        make_scheduler(spec.scheduler.name, spec.scheduler.options(), objectives)
     except SchedulerError as e:
         raise SpecError(f"scheduler: {e}") from None
 

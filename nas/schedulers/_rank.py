@@ -10,8 +10,6 @@ from typing import Literal, get_args
 
 import numpy as np
 
-from nas.pareto import hypervolume
-
 
 def nondominated_levels(Y: np.ndarray) -> np.ndarray:
     """The non-dominated sorting level of each row (0 = the Pareto front of ``Y``, 1 = the
@@ -87,22 +85,42 @@ def epsilon_net_order(Z: np.ndarray) -> list[int]:
 
 
 def hypervolume_order(Z: np.ndarray) -> list[int]:
-    """Greedy hypervolume order of the rows of ``Z`` (already scaled to [0, 1]): repeatedly
-    the row that adds the most hypervolume to the rows already taken, against ``_HV_REF`` in
-    every objective (ties, within ``_TIE``: the earlier row). So the first row is the one
-    dominating the largest box on its own, each prefix is a greedy choice of the subset with
-    the most hypervolume, and a duplicate of a row already taken, which adds nothing, comes
-    after every row that adds something."""
+    """Greedy hypervolume order of the rows of ``Z``, one non-dominated level already scaled
+    to [0, 1]: repeatedly the row that adds the most hypervolume to the rows already taken,
+    against ``_HV_REF`` in every objective (ties, within ``_TIE``: the earlier row). So the
+    first row is the one dominating the largest box on its own, each prefix is a greedy
+    choice of the subset with the most hypervolume, and a duplicate of a row already taken,
+    which adds nothing, comes after every row that adds something. One or two objectives
+    (MO-ASHA refuses ``hypervolume`` for more: exact gains cost too much at a large rung);
+    each row's gain comes from its nearest taken neighbours (:func:`_gains_2d`)."""
     Z = np.asarray(Z, dtype=float)
-    ref = np.full(Z.shape[1], _HV_REF)
+    if Z.shape[1] == 1:  # one objective: a level's rows are equal, so arrival decides
+        return list(range(len(Z)))
+    if Z.shape[1] != 2:
+        raise ValueError(f"the hypervolume order ranks two objectives, not {Z.shape[1]}")
+    ref = np.full(2, _HV_REF)
     order: list[int] = []
-    left = list(range(len(Z)))
-    taken = 0.0
-    while left:
-        gain = np.array([hypervolume(Z[[*order, i]], ref) for i in left]) - taken
-        order.append(left.pop(int(np.flatnonzero(gain >= gain.max() - _TIE)[0])))
-        taken = hypervolume(Z[order], ref)
+    left = np.ones(len(Z), dtype=bool)
+    while left.any():
+        g = _gains_2d(Z, ref, order)
+        best = g[left].max()
+        nxt = int(np.flatnonzero(left & (g >= best - _TIE))[0])
+        order.append(nxt)
+        left[nxt] = False
     return order
+
+
+def _gains_2d(Z: np.ndarray, ref: np.ndarray, taken: list[int]) -> np.ndarray:
+    """What each row of one 2-D level adds to the rows ``taken``: the box from the row to its
+    nearest taken neighbours, ``(x_right - x) * (y_left - y)`` (the reference where there is
+    none); 0 for a duplicate of a taken row. Rows of a level sorted by the first objective
+    descend in the second, so only those neighbours bound it."""
+    x, y = Z[:, 0], Z[:, 1]
+    tx, ty = x[taken], y[taken]
+    right = np.where(tx[None, :] > x[:, None], tx[None, :], ref[0]).min(axis=1, initial=ref[0])
+    above = np.where(tx[None, :] < x[:, None], ty[None, :], ref[1]).min(axis=1, initial=ref[1])
+    same = ((tx[None, :] == x[:, None]) & (ty[None, :] == y[:, None])).any(axis=1)
+    return np.where(same, 0.0, (right - x) * (above - y))
 
 
 def rank_order(Y: np.ndarray, tie_break: TieBreak = "epsnet") -> list[int]:

@@ -18,10 +18,13 @@ not rungs decide nothing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from pydantic import Field, model_validator
 
 from nas.schedulers._rank import TieBreak, rank_order
-from nas.schedulers.base import Peers, Scheduler, SchedulerOptions, register_scheduler
+from nas.schedulers.base import Peers, Scheduler, SchedulerError, SchedulerOptions, register_scheduler
 
 
 class MOASHAOptions(SchedulerOptions):
@@ -60,6 +63,14 @@ def promoted(order: list[int], me: int, n: int, eta: int) -> bool:
 @register_scheduler("moasha")
 class MOASHA(Scheduler):
     Options = MOASHAOptions
+
+    def __init__(self, options: dict[str, Any], objectives: Sequence[tuple[str, str]]) -> None:
+        super().__init__(options, objectives)
+        if self.config.tie_break == "hypervolume" and len(self.names) > 2:
+            raise SchedulerError(
+                f"scheduler {self.name!r}: tie_break='hypervolume' ranks two objectives, this study has "
+                f"{len(self.names)} ({', '.join(self.names)}): use tie_break: epsnet"
+            )
 
     @property
     def rungs(self) -> list[int]:

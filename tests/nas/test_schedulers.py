@@ -276,3 +276,16 @@ def test_the_scheduler_is_part_of_the_study_identity():
 def test_scheduler_options_error_without_a_spec():
     with pytest.raises(SchedulerError, match="min_step=0"):
         make_scheduler("moasha", {"min_step": 0, "max_step": 3}, OBJS)
+
+
+@pytest.mark.parametrize("name", ["moasha", "hyperband"])
+def test_hypervolume_tie_break_is_refused_beyond_two_objectives_naming_them(name):
+    spec = _spec(name=name, max_step=9, tie_break="hypervolume")
+    spec["objectives"] = [{"name": "err"}, {"name": "size"}, {"name": "latency"}]
+    with pytest.raises(SpecError, match=r"tie_break='hypervolume' ranks two objectives, .* 3 \(err, size, latency\)"):
+        validate_study_spec(spec)
+    spec["objectives"] = spec["objectives"][:2]
+    validate_study_spec(spec)  # two are fine
+    with pytest.raises(ValueError, match="two objectives, not 3"):
+        rank_order(np.zeros((2, 3)), "hypervolume")
+    assert rank_order(np.array([[2.0], [1.0], [1.0]]), "hypervolume") == [1, 2, 0]  # one: by value, then arrival
