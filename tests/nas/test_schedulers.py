@@ -220,8 +220,8 @@ def test_rank_order_greedy_hypervolume_by_hand():
     # Reference 1.1 in both. Alone, row 1 dominates 0.6 x 0.6 = 0.36, more than row 5 (1.0 x
     # 0.3), rows 0 and 3 (1.1 x 0.1). Beside row 1, row 5 adds 0.30 - 0.18 = 0.12, rows 0 and
     # 3 add 0.05; beside both, row 3 still adds 0.05 and row 0 only 0.01 (0.1 x 0.1); the
-    # duplicate 4 adds nothing; row 2 is in level 1. The extremes, first under the other two
-    # rules, come last here.
+    # duplicate 4 adds nothing; row 2 is in level 1. The extremes 0 and 3, first under the
+    # other two rules, come after rows 1 and 5 here.
     assert rank_order(Y, "hypervolume") == [1, 5, 3, 0, 4, 2]
 
 
