@@ -61,6 +61,12 @@ def unit_scaled(Y: np.ndarray) -> np.ndarray:
     return (Y - lo) / np.where(span > 0, span, 1.0)
 
 
+def _earliest_best(score: np.ndarray, among: np.ndarray) -> int:
+    """The first row of ``among`` whose score is within ``_TIE`` of their largest (so float
+    rounding never decides a tie: the earlier row wins)."""
+    return int(np.flatnonzero(among & (score >= score[among].max() - _TIE))[0])
+
+
 def epsilon_net_order(Z: np.ndarray) -> list[int]:
     """Farthest-first order of the rows of ``Z`` (already scaled): first the row best in the
     first objective (then the next objectives, then the earlier row), then repeatedly the row
@@ -77,7 +83,7 @@ def epsilon_net_order(Z: np.ndarray) -> list[int]:
     nearest = np.linalg.norm(Z - Z[first], axis=1)
     nearest[first] = -np.inf
     for _ in range(n - 1):
-        nxt = int(np.flatnonzero(nearest >= nearest.max() - _TIE)[0])
+        nxt = _earliest_best(nearest, nearest > -np.inf)
         order.append(nxt)
         nearest = np.minimum(nearest, np.linalg.norm(Z - Z[nxt], axis=1))
         nearest[order] = -np.inf
@@ -102,9 +108,7 @@ def hypervolume_order(Z: np.ndarray) -> list[int]:
     order: list[int] = []
     left = np.ones(len(Z), dtype=bool)
     while left.any():
-        g = _gains_2d(Z, ref, order)
-        best = g[left].max()
-        nxt = int(np.flatnonzero(left & (g >= best - _TIE))[0])
+        nxt = _earliest_best(_gains_2d(Z, ref, order), left)
         order.append(nxt)
         left[nxt] = False
     return order
