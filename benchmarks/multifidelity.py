@@ -267,10 +267,14 @@ def epochs_to_reach(trace: list[list[float]], target: float) -> float | None:
     return None
 
 
+def median_curve(runs: list[dict[str, Any]], grid: Any) -> np.ndarray:
+    """The median (over ``runs``) hypervolume after each number of epochs in ``grid``."""
+    return np.median([[hv_at(r["trace"], e) for e in grid] for r in runs], axis=0)
+
+
 def median_curve_reaches(runs: list[dict[str, Any]], target: float, budget: int) -> int | None:
     """The first whole epoch at which the median (over ``runs``) hypervolume is ``target`` or more."""
-    grid = range(budget + 1)
-    median = np.median([[hv_at(r["trace"], e) for e in grid] for r in runs], axis=0)
+    median = median_curve(runs, range(budget + 1))
     hit = np.flatnonzero(median >= target - 1e-12)
     return int(hit[0]) if len(hit) else None
 
@@ -329,8 +333,7 @@ def plot(runs: list[dict[str, Any]], path: Path) -> None:
     for m in methods_of(runs):
         rs = [r for r in runs if r["method"] == m]
         if rs:
-            curves = np.array([[hv_at(r["trace"], e) for e in grid] for r in rs])
-            ax.plot(grid, np.median(curves, axis=0), label=f"{m} (median of {len(rs)})")
+            ax.plot(grid, median_curve(rs, grid), label=f"{m} (median of {len(rs)})")
     target = full_mobo_median_final(runs, budget)
     if target is not None:  # the goal: reach full mobo's final hypervolume within a third of the epochs
         ax.axhline(target, color="grey", ls="--", lw=0.8, label="full mobo's final (median)")
