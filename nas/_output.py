@@ -259,8 +259,6 @@ def progress_bar(study: Study, quiet: bool = False) -> Iterator[Any]:
     )
 
     tracker = _Tracker(study)
-    done0 = study.budget - study.store.budget_left(study.id, study.budget) - len(
-        study.trials(["RUNNING", "PENDING"]))
     with Progress(
         TextColumn(f"[bold]{study.name}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("pareto {task.fields[front]}  HV {task.fields[hv]}  failed {task.fields[failed]}"
@@ -269,18 +267,27 @@ def progress_bar(study: Study, quiet: bool = False) -> Iterator[Any]:
     ) as bar:
         counts = study.counts()
         failed, stopped = counts.get("FAILED", 0), counts.get("STOPPED", 0)
-        # the bar counts trials (a STOPPED one counts like a complete one, see README "Multi-fidelity")
-        task = bar.add_task("trials", total=study.budget, completed=max(done0, 0), front="-", hv="-",
+        # the bar counts trials (a STOPPED one counts like a complete one, a promoted one once:
+        # see README "Multi-fidelity"); "stopped" is read from the store, as a promotion lowers it
+        task = bar.add_task("trials", total=study.budget, completed=_ended(study), front="-", hv="-",
                             failed=failed, stopped=_stopped(stopped))
 
         def update(_study: Study, t: Trial) -> None:
-            nonlocal failed, stopped
+            nonlocal failed
             size, hv = tracker.add(t)
             failed += t.state.value == "FAILED"
-            stopped += t.state.value == "STOPPED"
-            bar.update(task, advance=1, front=size, hv=f"{hv:.4g}", failed=failed, stopped=_stopped(stopped))
+            stopped = study.counts().get("STOPPED", 0)  # a promotion takes a trial out of it
+            bar.update(task, completed=_ended(study), front=size, hv=f"{hv:.4g}", failed=failed,
+                       stopped=_stopped(stopped))
 
         yield update
+
+
+def _ended(study: Study) -> int:
+    """Trials that ended at least once: every one counted against the budget but those
+    RUNNING or PENDING that have not (a promoted trial, queued again, still counts)."""
+    waiting = study.trials(["RUNNING", "PENDING"])
+    return study.used() - sum(not t.metrics.get("promoted_at_steps") for t in waiting)
 
 
 def _stopped(n: int) -> str:

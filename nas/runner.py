@@ -19,6 +19,7 @@ from storage import Store, Trial, TrialStateError
 
 if TYPE_CHECKING:
     from nas.study import Study
+    from storage.store import StepPromoter
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +61,12 @@ class StepReporter:
         self.store, self.trial_id = study.store, trial.id
         scheduler = study.scheduler
         self.decide = scheduler.decide if scheduler is not None else None
+        self.promote = scheduler.promotable if scheduler is not None else None
         self.stopped = False
 
     def __call__(self, step: int, values: dict[str, float]) -> bool:
         if not self.stopped:
-            self.stopped = not self.store.add_step(self.trial_id, step, dict(values), self.decide)
+            self.stopped = not self.store.add_step(self.trial_id, step, dict(values), self.decide, self.promote)
         return not self.stopped
 
 
@@ -79,7 +81,8 @@ def evaluate_trial(study: Study, trial: Trial) -> Trial:
         try:
             ev = study.space.evaluate(trial.params, ctx)
             if steps.stopped:
-                return _stop_safely(study, trial, {**_plain(ev.metrics), "eval_s": time.perf_counter() - t0})
+                metrics = {**_plain(ev.metrics), "eval_s": time.perf_counter() - t0}
+                return _stop_safely(study, trial, metrics, steps.promote)
             wanted = {o.name for o in study.objectives}
             values = study._check_values({k: v for k, v in ev.values.items() if k in wanted})
             # a space may report more objectives than the study optimizes: keep them as metrics
@@ -97,9 +100,9 @@ def _plain(metrics: dict[str, object]) -> dict[str, object]:
     return {k: v for k, v in metrics.items() if k != "artifacts"}
 
 
-def _stop_safely(study: Study, trial: Trial, metrics: dict[str, object]) -> Trial:
+def _stop_safely(study: Study, trial: Trial, metrics: dict[str, object], promote: StepPromoter | None) -> Trial:
     try:
-        return study.store.stop_trial(trial.id, metrics)
+        return study.store.stop_trial(trial.id, metrics, promote)
     except TrialStateError as e:
         log.warning("stop of trial #%s not recorded: %s", trial.number, e)
         return study.store.get_trial(trial.id)

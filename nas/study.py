@@ -125,7 +125,8 @@ class Study:
             budget = None
         wid = worker_id or _workers.worker_id()
         for attempt in range(_PROPOSE_ATTEMPTS):
-            history, pending, position = self._snapshot.refresh(self.store, self.id)
+            promotes = bool(getattr(getattr(self.scheduler, "config", None), "promote", False))
+            history, pending, position = self._snapshot.refresh(self.store, self.id, promotes)
             k = n - min(n, sum(t.state == TrialState.PENDING for t in pending))
             if budget is not None and k > 0:
                 k = min(k, self.store.budget_left(self.id, budget))
@@ -329,9 +330,20 @@ class _Snapshot:
         self.open: dict[int, Trial] = {}
         self.max_id = 0
         self.max_number = -1
+        self.promoted: dict[int, int] = {}  # trial id -> promotions seen
 
-    def refresh(self, store: Store, study_id: int) -> tuple[list[Trial], list[Trial], int]:
-        fresh = store.trials_changed(study_id, self.max_id, list(self.open))
+    def refresh(
+        self, store: Store, study_id: int, promotes: bool = False
+    ) -> tuple[list[Trial], list[Trial], int]:
+        """``promotes``: the scheduler may send a STOPPED trial back to the queue, so trials
+        whose promotions changed are read again (one grouped query on the steps)."""
+        again: list[int] = []
+        if promotes:
+            counts = store.promotions(study_id)
+            again = [tid for tid, k in counts.items() if self.promoted.get(tid) != k]
+            self.promoted = counts
+            self.complete = [t for t in self.complete if t.id not in set(again)]
+        fresh = store.trials_changed(study_id, self.max_id, [*self.open, *again])
         for t in fresh:
             self.max_id = max(self.max_id, t.id)
             self.max_number = max(self.max_number, t.number)

@@ -59,7 +59,12 @@ class StepError(StoreError, ValueError):
 #: ``decide(trial_number, step, peers)`` -> True continue / False stop / None no decision here;
 #: ``peers`` are ``(trial_number, values)`` of every report at ``step`` in arrival order, this one last.
 StepDecider = Callable[[int, int, list[tuple[int, dict[str, float]]]], bool | None]
+#: ``promote(step, peers, stopped)`` -> the numbers among ``stopped`` (trials STOPPED at ``step``)
+#: to run again: ``peers`` as for a :data:`StepDecider`.
+StepPromoter = Callable[[int, list[tuple[int, dict[str, float]]], set[int]], list[int]]
 _DECISION = {True: "continue", False: "stop", None: None}
+#: The decision a stop becomes when its trial is promoted: replayed as "continue".
+PROMOTED = "promoted"
 
 
 def utcnow() -> datetime:
@@ -478,15 +483,22 @@ class Store:
     # ---- steps (multi-fidelity) -------------------------------------------------------
 
     def add_step(
-        self, trial_id: int, step: int, values: dict[str, float], decide: StepDecider | None = None
+        self,
+        trial_id: int,
+        step: int,
+        values: dict[str, float],
+        decide: StepDecider | None = None,
+        promote: StepPromoter | None = None,
     ) -> bool:
         """Store a RUNNING trial's report after ``step`` and the scheduler's decision, in one
         transaction that serialises with every other writer of the study, so the decision
         sees exactly the reports stored before it. Returns False when the trial must stop.
 
         A step already stored for this trial (a released trial run again after a
-        resume) is not written twice: its stored decision is returned, so a resumed
-        driver decides the same. Raises :class:`StepError` for a step going backwards,
+        resume, or a promoted one run again from the start) is not written twice: its
+        stored decision is returned, so a resumed driver decides the same. After a decision,
+        ``promote`` may send trials STOPPED at ``step`` back to the queue (:meth:`_promote`),
+        in the same transaction. Raises :class:`StepError` for a step going backwards,
         values missing an objective, or a trial that is not RUNNING; nothing is written then.
         """
         with self._write() as s:
@@ -511,8 +523,34 @@ class Store:
             s.flush()
             if decide is not None:
                 row.decision = _DECISION[decide(r.number, step, self._rung(s, r.study_id, step))]
+            if promote is not None and row.decision is not None:
+                self._promote(s, r.study_id, step, promote)
             r.heartbeat_at = utcnow()
             return row.decision != "stop"
+
+    def _promote(self, s: Session, study_id: int, step: int, promote: StepPromoter) -> list[int]:
+        """Re-queue the trials STOPPED at ``step`` that ``promote`` names: PENDING again, with
+        no values, and their stop at ``step`` stored as ``promoted``, so the run again
+        replays their reports up to ``step`` and goes on. Returns their numbers."""
+        rows = s.execute(
+            select(TrialRow, TrialStepRow)
+            .join(TrialStepRow, TrialStepRow.trial_id == TrialRow.id)
+            .where(TrialStepRow.study_id == study_id, TrialStepRow.step == step,
+                   TrialStepRow.decision == "stop", TrialRow.state == TrialState.STOPPED.value)
+        ).all()
+        if not rows:
+            return []
+        chosen = set(promote(step, self._rung(s, study_id, step), {t.number for t, _ in rows}))
+        for trial, report in rows:
+            if trial.number in chosen:
+                report.decision = PROMOTED
+                metrics = json.loads(trial.metrics_json or "{}")
+                metrics.pop("stopped_at_step", None)
+                metrics["promoted_at_steps"] = [*metrics.get("promoted_at_steps", []), step]
+                trial.state, trial.values_json, trial.metrics_json = TrialState.PENDING.value, None, _dump(metrics)
+                trial.finished_at, trial.worker_id, trial.heartbeat_at = None, None, None
+        s.flush()
+        return sorted(chosen)
 
     def _rung(self, s: Session, study_id: int, step: int) -> list[tuple[int, dict[str, float]]]:
         """Every report at ``step`` in the study in arrival order (those of trials that later
@@ -532,9 +570,13 @@ class Store:
                              .order_by(TrialStepRow.step)).all()
             return [TrialStep(r.step, json.loads(r.values_json), r.decision, r.created_at) for r in rows]
 
-    def stop_trial(self, trial_id: int, metrics: dict[str, Any] | None = None) -> Trial:
+    def stop_trial(
+        self, trial_id: int, metrics: dict[str, Any] | None = None, promote: StepPromoter | None = None
+    ) -> Trial:
         """End a RUNNING trial the scheduler stopped: STOPPED, with its last step's objective
-        values; never flagged Pareto. Stopping a STOPPED trial again is a no-op."""
+        values; never flagged Pareto. Stopping a STOPPED trial again is a no-op. With
+        ``promote``, the trial is re-queued at once when reports that arrived since its stop
+        now rank it high enough (:meth:`_promote`)."""
         with self._write() as s:
             r = self._trial_row(s, trial_id)
             self._lock_study(s, r.study_id)
@@ -553,6 +595,8 @@ class Store:
             r.values_json = _dump({n: values[n] for n in names})
             r.metrics_json = _dump({**json.loads(r.metrics_json or "{}"), **(metrics or {}),
                                     "stopped_at_step": last.step})
+            if promote is not None and last.decision == "stop":
+                self._promote(s, r.study_id, last.step, promote)  # r is that session's row: updated
             return _to_trial(r, last.step)
 
     def last_steps(self, study_id: int) -> dict[int, int]:
@@ -604,6 +648,15 @@ class Store:
             if open_ids:
                 rows += s.scalars(select(TrialRow).where(TrialRow.id.in_([i for i in open_ids if i <= after_id])))
             return [_to_trial(r) for r in sorted(rows, key=lambda r: r.id)]
+
+    def promotions(self, study_id: int) -> dict[int, int]:
+        """Trial id -> how many of its stops were promoted (its steps decided ``promoted``):
+        a reader holding finished trials re-reads a trial whose count changed."""
+        with self._read() as s:
+            rows = s.execute(select(TrialStepRow.trial_id, func.count())
+                             .where(TrialStepRow.study_id == study_id, TrialStepRow.decision == PROMOTED)
+                             .group_by(TrialStepRow.trial_id)).all()
+            return {tid: int(k) for tid, k in rows}
 
     def trial_by_number(self, study_id: int, number: int) -> Trial | None:
         with self._read() as s:

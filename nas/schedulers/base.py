@@ -62,6 +62,11 @@ class Scheduler(ABC):
     def decide(self, trial_number: int, step: int, peers: Peers) -> bool | None:
         """True: continue; False: stop the trial now; None: ``step`` is no decision point."""
 
+    def promotable(self, step: int, peers: Peers, stopped: set[int]) -> list[int]:
+        """Which of ``stopped`` (trials STOPPED at ``step``) should run again now that
+        ``peers`` (every report at ``step``) reached it; by default none."""
+        return []
+
 
 _REGISTRY: dict[str, type[Scheduler]] = {}
 

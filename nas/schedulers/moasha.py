@@ -14,6 +14,15 @@ when no worse than the first) and Syne Tune's MOASHA (when it ranks first) decid
 every trial continued while fewer than ``eta`` had reached the rung, so the first
 ``eta - 1`` trials of every study ran to ``max_step`` whatever they reported.) Steps that are
 not rungs decide nothing.
+
+With ``promote: true`` a stopped trial is not stopped for good: whenever a report arrives at
+a rung, every trial STOPPED there that would now continue (it ranks in the top
+``max(1, floor(n / eta))`` of the ``n`` reports) goes back to the queue, its stop stored as
+``promoted``. Run again from its first step (no checkpoint is kept), it replays its stored
+reports up to the rung and goes on to the next one, where it is ranked as usual. This is
+what promotion-type ASHA gives a trial whose rung filled up after it arrived, at the price
+of training it again up to the rung. A stopped trial's fate then no longer depends on how
+few trials had reached its rung when it arrived.
 """
 
 from __future__ import annotations
@@ -34,6 +43,12 @@ class MOASHAOptions(SchedulerOptions):
     tie_break: TieBreak = Field(
         default="epsnet",
         description="order within a non-dominated level: epsilon-net, greedy hypervolume or crowding distance",
+    )
+    promote: bool = Field(
+        default=False,
+        strict=True,
+        description="run a STOPPED trial again from its first step once later reports at its rung rank it "
+        "in their top 1/eta (promotion without checkpoints)",
     )
 
     @model_validator(mode="after")
@@ -82,8 +97,14 @@ class MOASHA(Scheduler):
             return None
         return self.rank_at_rung(trial_number, peers)
 
+    def promotable(self, step: int, peers: Peers, stopped: set[int]) -> list[int]:
+        """With ``promote``, the trials of ``stopped`` that :meth:`decide` would now continue."""
+        if not self.config.promote:
+            return []
+        return [n for n in sorted(stopped) if self.decide(n, step, peers)]
+
     def rank_at_rung(self, trial_number: int, peers: Peers) -> bool:
-        """Continue ``trial_number`` (the last of ``peers``) at a rung reached by ``peers``."""
+        """Continue ``trial_number`` (one of ``peers``, on arrival the last) at a rung reached by ``peers``."""
         Y = self.matrix(peers)
         me = max(i for i, (n, _) in enumerate(peers) if n == trial_number)
         return promoted(rank_order(Y, self.config.tie_break), me, len(peers), self.config.eta)

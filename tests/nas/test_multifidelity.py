@@ -19,7 +19,7 @@ from nas.executors.local import LocalExecutor
 from nas.schedulers.moasha import rungs
 from storage import TrialState
 from tests.fixtures.curves import MAX_STEP, curve
-from tests.nas.test_schedulers import _brute_continue
+from tests.nas.test_schedulers import _brute_continue, _brute_order
 
 ROOT = Path(__file__).resolve().parents[2]
 NAS = [sys.executable, "-m", "nas.cli"]
@@ -156,6 +156,64 @@ def test_kill_and_resume_keeps_every_step_and_its_decision(tmp_path, study_name)
     assert all(after[n][: len(steps)] == steps for n, steps in before.items())
     assert study.used() == 10 and not study.trials(["RUNNING", "PENDING"])
     _check_decisions(study)
+
+
+def test_promote_reruns_stopped_trials_that_later_rank_high_and_leaves_no_such_stop(tmp_path, study_name):
+    spec = _spec(study_name, trials=18, scheduler={"name": "moasha", "max_step": MAX_STEP, "eta": 3, "promote": True})
+    spec["optimizer"]["seed"] = 2  # three trials promoted: two at step 1 (one of them stopped again at 3), one at 3
+    study = create_study(spec, storage=f"sqlite:///{tmp_path}/p.db")
+    study.optimize()  # the spec's executor: local, in a child process
+    trials = study.trials()
+    assert study.used() == 18 and {t.state for t in trials} == {TrialState.COMPLETE, TrialState.STOPPED}
+    promoted = [t for t in trials if t.metrics.get("promoted_at_steps")]
+    assert promoted
+    for t in promoted:
+        curve_ = study.store.steps(t.id)
+        assert [s.step for s in curve_] == list(range(1, t.last_step + 1))  # each step stored once
+        decided = {s.step: s.decision for s in curve_}
+        assert all(decided[r] == "promoted" for r in t.metrics["promoted_at_steps"])
+        assert t.values == curve(t.params, t.last_step)
+    assert any(t.state == TrialState.COMPLETE for t in promoted)
+    _check_no_stop_would_continue(study)
+
+
+def test_the_optimizer_sees_a_promoted_trial_run_again_and_end(tmp_path, study_name):
+    # The study reads finished trials once; a promotion sends one back to the queue, so the
+    # history its optimizer gets must follow it (else the trial's new result is never seen).
+    spec = _spec(study_name, trials=18, scheduler={"name": "moasha", "max_step": MAX_STEP, "eta": 3, "promote": True})
+    spec["optimizer"]["seed"] = 2
+    study = create_study(spec, storage=f"sqlite:///{tmp_path}/o.db")
+    study.optimize(executor=LocalExecutor(isolate=False))  # one Study object asks throughout
+    assert study.ask(1) == []  # the budget is spent: this only refreshes what the optimizer sees
+    history = study._snapshot.complete
+    stored = {t.number: (t.state, t.values) for t in study.trials()}
+    assert {t.number: (t.state, t.values) for t in history} == stored
+    assert any(t.metrics.get("promoted_at_steps") and t.state == TrialState.COMPLETE for t in history)
+
+
+def test_the_progress_bar_counts_a_promoted_trial_once(tmp_path, study_name, capsys, monkeypatch):
+    from nas.cli import main
+
+    spec = _spec(study_name, trials=18, scheduler={"name": "moasha", "max_step": MAX_STEP, "eta": 3, "promote": True})
+    spec["optimizer"]["seed"] = 2  # three trials promoted: 21 evaluations of 18 trials
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(spec))
+    monkeypatch.setenv("COLUMNS", "200")  # rich reads the width: keep the bar's counts on one line
+    assert main(["run", str(tmp_path / "s.yaml"), "--storage", f"sqlite:///{tmp_path}/b.db"]) == 0
+    err = capsys.readouterr().err
+    assert " 18/18 " in err and "stopped 13 " in err and "13 stopped early" in err
+
+
+def _check_no_stop_would_continue(study) -> None:
+    """No stop stands that its rung's reports would now continue (brute-force ranking)."""
+    trials = study.trials()
+    for r in rungs(1, MAX_STEP, 3):
+        reports = sorted(((s.created_at, t.number, s) for t in trials for s in study.store.steps(t.id)
+                          if s.step == r), key=lambda x: (x[0], x[1]))
+        points = [[s.values["err"], s.values["size"]] for _, _, s in reports]
+        order = _brute_order(points, "epsnet")
+        for i, (_, number, s) in enumerate(reports):
+            if s.decision == "stop":
+                assert order.index(i) >= max(1, len(points) // 3), (number, r)
 
 
 def test_cli_trials_shows_last_step_and_steps_prints_the_curve(tmp_path, study_name, capsys):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import itertools
 import math
 import uuid
@@ -176,6 +177,87 @@ def test_moasha_stops_exactly_the_trials_nondominated_sorting_says(tmp_path, see
             assert got != _reference(params, rungs(1, 9, 3), 3, tie_break=other)
 
 
+def _run_promoting_through_store(url: str, scheduler_spec: dict, params: list[tuple[float, float]], max_step: int):
+    """As an executor runs a study with ``promote``: a queued (promoted) trial, oldest first,
+    before a new one; each run steps from 1 until told to stop. Returns each run's
+    ``(trial number, last step, state at its end)``."""
+    store = Store(url)
+    info, _ = store.create_study(
+        f"s-{uuid.uuid4().hex[:8]}", "{}", "h", 100, [ObjectiveInfo("err", "min"), ObjectiveInfo("acc", "max")]
+    )
+    sched = make_scheduler(scheduler_spec["name"], {k: v for k, v in scheduler_spec.items() if k != "name"}, OBJS)
+    log, new = [], iter(params)
+    while (claimed := store.claim_pending(info.id, 1, "w")) or (p := next(new, None)) is not None:
+        (t,) = claimed or store.create_trials(info.id, [{"q": p[0], "w": p[1]}], state=TrialState.RUNNING)
+        q, w = t.params["q"], t.params["w"]
+        for step in range(1, max_step + 1):
+            if not store.add_step(t.id, step, _curve(q, w, step), sched.decide, sched.promotable):
+                t = store.stop_trial(t.id, promote=sched.promotable)
+                break
+        else:
+            t = store.complete_trial(t.id, _curve(q, w, max_step))
+        log.append((t.number, step, t.state.value))
+    return log
+
+
+def _reference_promoting(params, rung_list, eta, max_step):
+    """Brute force of the same runs: a stop is kept only while the trial stays out of the top
+    max(1, n // eta) of its rung's reports; every report or stop at a rung re-checks them all."""
+    reports: dict[int, list[int]] = {r: [] for r in rung_list}
+    decided: dict[tuple[int, int], bool] = {}
+    stopped_at: dict[int, int] = {}
+    queue: list[int] = []
+
+    def in_top(r, m):
+        points = [[_curve(*params[i], r)["err"], -_curve(*params[i], r)["acc"]] for i in reports[r]]
+        order = _brute_order(points, "epsnet")
+        return order.index(reports[r].index(m)) < max(1, len(points) // eta)
+
+    def promote(r):
+        for m in sorted(k for k, v in stopped_at.items() if v == r):
+            if in_top(r, m):
+                del stopped_at[m]
+                decided[(m, r)] = True
+                queue.append(m)
+        queue.sort()
+
+    log, new = [], iter(range(len(params)))
+    while queue or (n := next(new, None)) is not None:
+        n = queue.pop(0) if queue else n
+        state = "COMPLETE"
+        for step in range(1, max_step + 1):
+            if step not in reports:
+                continue
+            if (n, step) not in decided:
+                reports[step].append(n)
+                decided[(n, step)] = in_top(step, n)
+                promote(step)
+            if not decided[(n, step)]:
+                stopped_at[n], state = step, "STOPPED"
+                promote(step)
+                break
+        log.append((n, step, "PENDING" if state == "STOPPED" and n not in stopped_at else state))
+    return log
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7])
+def test_promote_runs_again_exactly_the_stopped_trials_that_later_rank_in_the_top(tmp_path, seed):
+    rng = np.random.default_rng(seed)
+    params = [tuple(map(float, rng.random(2).round(3))) for _ in range(30)]
+    spec = {"name": "moasha", "max_step": 9, "eta": 3, "promote": True}
+    got = _run_promoting_through_store(f"sqlite:///{tmp_path}/p.db", spec, params, 9)
+    assert got == _reference_promoting(params, rungs(1, 9, 3), 3, 9)
+    runs = collections.Counter(n for n, _, _ in got)
+    assert max(runs.values()) > 1  # some trial was promoted and ran again
+    assert max(runs.values()) <= len(rungs(1, 9, 3)) + 1  # at most once more per rung
+    final = {n: state for n, _, state in got}
+    plain = _run_through_store(f"sqlite:///{tmp_path}/q.db", {k: v for k, v in spec.items() if k != "promote"},
+                               params, 9)
+    # a trial the stopping rule ends early runs to max_step once promoted (arrivals shift, so
+    # the rest of the sets may differ both ways)
+    assert {n for n, s in final.items() if s == "COMPLETE"} - (set(range(30)) - set(plain))
+
+
 @pytest.mark.parametrize(("second", "stopped_at"), [((0.1, 0.1), {1: 1}), ((0.9, 0.9), {1: 3}), ((0.1, 0.9), {})])
 def test_while_fewer_than_eta_reached_a_rung_only_the_first_ranked_continues(tmp_path, second, stopped_at):
     # eta 3, two trials: at each rung trial 0 is alone (it continues) and trial 1 is the
@@ -257,6 +339,7 @@ def _spec(**scheduler):
             {"name": "moasha", "max_step": 9, "tie_break": "hv"},
             r"tie_break='hv': Input should be 'epsnet', 'crowding' or 'hypervolume'",
         ),
+        ({"name": "moasha", "max_step": 9, "promote": "yes"}, r"promote='yes': Input should be a valid boolean"),
         ({"name": "asha"}, r"unknown scheduler 'asha': choose one of \['hyperband', 'moasha', 'none'\]"),
     ],
 )

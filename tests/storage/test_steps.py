@@ -164,3 +164,52 @@ def test_a_database_written_at_revision_0001_upgrades_with_its_data_intact(empty
     assert done.values == {"err": 0.5, "size": 2.0} and done.params == {"x": 1} and done.is_pareto
     assert store.add_step(running.id, 1, {"err": 0.7, "size": 1.0}) is True
     assert [c.step for c in store.steps(running.id)] == [1]
+
+
+def _every_stopped(step, peers, stopped):
+    return sorted(stopped)
+
+
+def test_a_promoted_trial_is_queued_again_and_replays_its_stop_as_continue(storage_url):
+    store = Store(storage_url)
+    info = _study(store, budget=2)
+    a, b = store.create_trials(info.id, [{"x": 1}, {"x": 2}], state=TrialState.RUNNING)
+    assert store.add_step(a.id, 1, {"err": 0.5, "size": 1.0}, lambda *_: False) is False
+    store.stop_trial(a.id, {"eval_s": 1.0})
+    seen = []
+
+    def promote(step, peers, stopped):
+        seen.append((step, [n for n, _ in peers], stopped))
+        return sorted(stopped)
+
+    assert store.add_step(b.id, 1, {"err": 0.9, "size": 1.0}, lambda *_: True, promote) is True
+    assert seen == [(1, [a.number, b.number], {a.number})]
+    back = store.get_trial(a.id)
+    assert back.state == TrialState.PENDING and back.values is None and back.finished_at is None
+    assert back.metrics == {"eval_s": 1.0, "promoted_at_steps": [1]}
+    assert [(c.step, c.values["err"], c.decision) for c in store.steps(a.id)] == [(1, 0.5, "promoted")]
+    assert store.used_trials(info.id) == 2  # a promotion is no new trial
+    (claimed,) = store.claim_pending(info.id, 1, "w")
+    assert claimed.id == a.id
+    def never(*_):
+        raise AssertionError("a replayed step asks no scheduler")
+
+    assert store.add_step(a.id, 1, {"err": 0.5, "size": 1.0}, never, never) is True
+    assert store.add_step(a.id, 3, {"err": 0.2, "size": 1.0}) is True
+    assert [c.step for c in store.steps(a.id)] == [1, 3]
+
+
+def test_a_stop_that_reports_stored_since_outrank_is_promoted_when_it_is_stored(storage_url):
+    # Between a trial's stop decision and the end of its evaluation, other drivers' reports
+    # may arrive at its rung; stop_trial asks again, so its stop is never kept for good.
+    store = Store(storage_url)
+    info = _study(store)
+    (a,) = store.create_trials(info.id, [{}], state=TrialState.RUNNING)
+    store.add_step(a.id, 2, {"err": 0.5, "size": 1.0}, lambda *_: False)
+    (b,) = store.create_trials(info.id, [{}], state=TrialState.RUNNING)
+    store.add_step(b.id, 2, {"err": 0.5, "size": 1.0}, lambda *_: False)
+    assert store.stop_trial(a.id, promote=lambda *_: []).state == TrialState.STOPPED
+    got = store.stop_trial(b.id, promote=_every_stopped)
+    assert got.state == TrialState.PENDING and got.last_step == 2
+    assert store.get_trial(a.id).state == TrialState.PENDING  # every stop at the rung is asked again
+    assert [c.decision for c in store.steps(a.id)] == ["promoted"]
