@@ -13,7 +13,10 @@ eta 3 unless ``--min-step``, ``--eta``), ``moasha+mobo-exclude`` and
 of its fit, or ``stopped: fidelity``, their step as a model input); MO-ASHA's tie-break
 within a non-dominated level is ``--tie-break`` (the scheduler's default, ``epsnet``, unless
 given; runs stored before it was recorded used ``crowding``); ``hyperband+random`` and
-``hyperband+mobo`` by name only. The hypervolume is that of the COMPLETE (full-fidelity)
+``hyperband+mobo`` by name only, as are ``moasha-promote+mobo`` and ``moasha-promote+random``
+(MO-ASHA with ``promote: true``: a stopped trial that later ranks in its rung's top 1/eta
+runs again from epoch 1; its epochs are counted again, and a run records these ``reruns``).
+The hypervolume is that of the COMPLETE (full-fidelity)
 trials, against the fixed reference point (error 1.0, the largest model's size), after each
 trial, against the epochs spent so far. ``synetune-moasha`` is Syne Tune's MOASHA
 scheduler (random configurations, its own rung decisions) around the same evaluator
@@ -49,7 +52,8 @@ RESULTS = Path(__file__).parent / "results"
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != RESULTS.parent.resolve()]
 METHODS = ["random", "moasha+random", "mobo", "moasha+mobo", "moasha+mobo-exclude", "synetune-moasha",
            "moasha+mobo-fidelity"]
-# Also runnable by name (--methods), not in the default set: "hyperband+random", "hyperband+mobo".
+# Also runnable by name (--methods), not in the default set: "hyperband+random", "hyperband+mobo",
+# "moasha-promote+random", "moasha-promote+mobo".
 SCHEDULED = ("moasha", "hyperband", "synetune")  # methods whose runs depend on the rungs
 # The search spaces: "mlp3" (width, depth, lr) and "mlp6", which adds weight decay, batch size
 # and dropout, over ranges reaching settings that cannot train well (lr 1, dropout 0.8).
@@ -169,7 +173,9 @@ def spec(method: str, seed: int, max_epochs: int) -> dict[str, Any]:
         "executor": {"name": "local"},
     }
     if method.startswith(SCHEDULED):
-        s["scheduler"] = {"name": method.split("+")[0], "max_step": max_epochs, **RUNGS, **TIE_BREAK}
+        scheduler, _, variant = method.split("+")[0].partition("-")  # "moasha-promote": promote: true
+        promote = {"promote": True} if variant == "promote" else {}
+        s["scheduler"] = {"name": scheduler, "max_step": max_epochs, **RUNGS, **TIE_BREAK, **promote}
     return s
 
 
@@ -189,6 +195,7 @@ class Progress:
         self.front: list[list[float]] = []
         self.counts = {"COMPLETE": 0, "STOPPED": 0, "FAILED": 0}
         self.fallbacks: collections.Counter[str] = collections.Counter()
+        self.reruns = 0  # evaluations of a promoted trial (``moasha-promote``), run again from epoch 1
         self.t0 = time.perf_counter()
 
     def note_fallbacks(self, fallbacks: list[dict[str, str]]) -> None:
@@ -213,7 +220,8 @@ class Progress:
             "max_epochs": max_epochs,
             "trace": self.trace,
             "counts": self.counts,
-            "trials": sum(self.counts.values()),
+            "trials": sum(self.counts.values()) - self.reruns,
+            "reruns": self.reruns,
             "fallbacks": dict(self.fallbacks),
             "wall_s": time.perf_counter() - self.t0,
             "problem": PROBLEM,
@@ -235,6 +243,7 @@ def run_one(method: str, seed: int, epochs: int, max_epochs: int, show: bool = F
         run = Progress()
         while run.spent < epochs:
             (trial,) = study.ask(1)
+            run.reruns += bool(trial.metrics.get("promoted_at_steps"))
             done = evaluate_trial(study, trial)
             run.add(len(study.store.steps(done.id)), done.state.value, done.values)
             run.note_fallbacks(done.metrics.get("optimizer", {}).get("fallbacks", []))
