@@ -342,7 +342,8 @@ class _Snapshot:
             counts = store.promotions(study_id)
             again = [tid for tid, k in counts.items() if self.promoted.get(tid) != k]
             self.promoted = counts
-            self.complete = [t for t in self.complete if t.id not in set(again)]
+            gone = set(again)
+            self.complete = [t for t in self.complete if t.id not in gone]
         fresh = store.trials_changed(study_id, self.max_id, [*self.open, *again])
         for t in fresh:
             self.max_id = max(self.max_id, t.id)

@@ -575,8 +575,8 @@ class Store:
     ) -> Trial:
         """End a RUNNING trial the scheduler stopped: STOPPED, with its last step's objective
         values; never flagged Pareto. Stopping a STOPPED trial again is a no-op. With
-        ``promote``, the trial is re-queued at once when reports that arrived since its stop
-        now rank it high enough (:meth:`_promote`)."""
+        ``promote``, every trial STOPPED at that step, this one included, is asked again
+        (:meth:`_promote`): reports may have arrived since its stop was decided."""
         with self._write() as s:
             r = self._trial_row(s, trial_id)
             self._lock_study(s, r.study_id)
