@@ -78,8 +78,9 @@ class Optimizer(ABC):
     (ended early by the scheduler: their ``values`` are their last step's, a lower
     fidelity, with ``metrics["stopped_at_step"]``; a model of full-fidelity objectives
     must keep them off its front: ``mobo`` fits them as pessimistic values or skips
-    them), ``pending`` the RUNNING and PENDING ones (``params`` only). A config is a dict
-    of parameter values.
+    them), ``pending`` the RUNNING and PENDING ones (``params`` only; a STOPPED trial the
+    scheduler promotes moves there until it ends again). A config is a dict of parameter
+    values.
     The same problem, options, history, pending and generator state give the same result.
     """
 
