@@ -191,6 +191,7 @@ def test_a_promoted_trial_is_queued_again_and_replays_its_stop_as_continue(stora
     assert store.used_trials(info.id) == 2  # a promotion is no new trial
     (claimed,) = store.claim_pending(info.id, 1, "w")
     assert claimed.id == a.id
+
     def never(*_):
         raise AssertionError("a replayed step asks no scheduler")
 
@@ -199,7 +200,7 @@ def test_a_promoted_trial_is_queued_again_and_replays_its_stop_as_continue(stora
     assert [c.step for c in store.steps(a.id)] == [1, 3]
 
 
-def test_a_stop_that_reports_stored_since_outrank_is_promoted_when_it_is_stored(storage_url):
+def test_stop_trial_asks_again_about_every_stop_at_its_step(storage_url):
     # Between a trial's stop decision and the end of its evaluation, other drivers' reports
     # may arrive at its rung; stop_trial asks again, so its stop is never kept for good.
     store = Store(storage_url)
