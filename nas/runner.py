@@ -61,7 +61,7 @@ class StepReporter:
         self.store, self.trial_id = study.store, trial.id
         scheduler = study.scheduler
         self.decide = scheduler.decide if scheduler is not None else None
-        self.promote = scheduler.promotable if scheduler is not None else None
+        self.promote = scheduler.promotable if scheduler is not None and scheduler.promotes else None
         self.stopped = False
 
     def __call__(self, step: int, values: dict[str, float]) -> bool:

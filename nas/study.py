@@ -108,6 +108,10 @@ class Study:
             self._scheduler = make_scheduler(s.name, s.options(), objectives)
         return self._scheduler
 
+    @property
+    def _promotes(self) -> bool:
+        return self.scheduler is not None and self.scheduler.promotes
+
     # ---- ask / tell ---------------------------------------------------------------------
 
     def ask(
@@ -125,8 +129,7 @@ class Study:
             budget = None
         wid = worker_id or _workers.worker_id()
         for attempt in range(_PROPOSE_ATTEMPTS):
-            promotes = bool(getattr(getattr(self.scheduler, "config", None), "promote", False))
-            history, pending, position = self._snapshot.refresh(self.store, self.id, promotes)
+            history, pending, position = self._snapshot.refresh(self.store, self.id, self._promotes)
             k = n - min(n, sum(t.state == TrialState.PENDING for t in pending))
             if budget is not None and k > 0:
                 k = min(k, self.store.budget_left(self.id, budget))

@@ -522,16 +522,21 @@ class Store:
             s.add(row)
             s.flush()
             if decide is not None:
-                row.decision = _DECISION[decide(r.number, step, self._rung(s, r.study_id, step))]
-            if promote is not None and row.decision is not None:
-                self._promote(s, r.study_id, step, promote)
+                peers = self._rung(s, r.study_id, step)
+                row.decision = _DECISION[decide(r.number, step, peers)]
+                if promote is not None and row.decision is not None:
+                    self._promote(s, r.study_id, step, promote, peers)
             r.heartbeat_at = utcnow()
             return row.decision != "stop"
 
-    def _promote(self, s: Session, study_id: int, step: int, promote: StepPromoter) -> list[int]:
+    def _promote(
+        self, s: Session, study_id: int, step: int, promote: StepPromoter,
+        peers: list[tuple[int, dict[str, float]]] | None = None,
+    ) -> list[int]:
         """Re-queue the trials STOPPED at ``step`` that ``promote`` names: PENDING again, with
         no values, and their stop at ``step`` stored as ``promoted``, so the run again
-        replays their reports up to ``step`` and goes on. Returns their numbers."""
+        replays their reports up to ``step`` and goes on. ``peers``: the reports at ``step``
+        when the caller has read them. Returns their numbers."""
         rows = s.execute(
             select(TrialRow, TrialStepRow)
             .join(TrialStepRow, TrialStepRow.trial_id == TrialRow.id)
@@ -540,7 +545,8 @@ class Store:
         ).all()
         if not rows:
             return []
-        chosen = set(promote(step, self._rung(s, study_id, step), {t.number for t, _ in rows}))
+        peers = self._rung(s, study_id, step) if peers is None else peers
+        chosen = set(promote(step, peers, {t.number for t, _ in rows}))
         for trial, report in rows:
             if trial.number in chosen:
                 report.decision = PROMOTED

@@ -62,6 +62,12 @@ class Scheduler(ABC):
     def decide(self, trial_number: int, step: int, peers: Peers) -> bool | None:
         """True: continue; False: stop the trial now; None: ``step`` is no decision point."""
 
+    @property
+    def promotes(self) -> bool:
+        """Whether :meth:`promotable` may name any trial (readers of the study then watch
+        for STOPPED trials going back to the queue)."""
+        return False
+
     def promotable(self, step: int, peers: Peers, stopped: set[int]) -> list[int]:
         """Which of ``stopped`` (trials STOPPED at ``step``) should run again now that
         ``peers`` (every report at ``step``) reached it; by default none."""

@@ -21,8 +21,8 @@ class Hyperband(MOASHA):
     def bracket(self, trial_number: int) -> int:
         return trial_number % self.brackets
 
-    def decide(self, trial_number: int, step: int, peers: Peers) -> bool | None:
+    def rung_peers(self, trial_number: int, step: int, peers: Peers) -> Peers | None:
         b = self.bracket(trial_number)
         if step not in self.rungs[b:]:
             return None
-        return self.rank_at_rung(trial_number, [p for p in peers if self.bracket(p[0]) == b])
+        return [p for p in peers if self.bracket(p[0]) == b]

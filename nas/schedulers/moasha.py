@@ -70,11 +70,6 @@ def rungs(min_step: int, max_step: int, eta: int) -> list[int]:
     return out
 
 
-def promoted(order: list[int], me: int, n: int, eta: int) -> bool:
-    """Whether row ``me`` continues: it is in the first ``max(1, n // eta)``."""
-    return me in order[: max(1, n // eta)]
-
-
 @register_scheduler("moasha")
 class MOASHA(Scheduler):
     Options = MOASHAOptions
@@ -92,19 +87,39 @@ class MOASHA(Scheduler):
         c = self.config
         return rungs(c.min_step, c.max_step, c.eta)
 
+    @property
+    def promotes(self) -> bool:
+        return bool(self.config.promote)
+
+    def rung_peers(self, trial_number: int, step: int, peers: Peers) -> Peers | None:
+        """The reports ``trial_number`` is ranked among at ``step``: all of them at a rung,
+        None where ``step`` is no decision point (Hyperband keeps the trial's bracket)."""
+        return peers if step in self.rungs else None
+
+    def continuing(self, group: Peers) -> set[int]:
+        """The trial numbers ranked in the top ``max(1, floor(n / eta))`` of the ``n`` reports
+        of ``group`` (one report per trial)."""
+        order = rank_order(self.matrix(group), self.config.tie_break)
+        return {group[i][0] for i in order[: max(1, len(group) // self.config.eta)]}
+
     def decide(self, trial_number: int, step: int, peers: Peers) -> bool | None:
-        if step not in self.rungs:
-            return None
-        return self.rank_at_rung(trial_number, peers)
+        group = self.rung_peers(trial_number, step, peers)
+        return None if group is None else trial_number in self.continuing(group)
 
     def promotable(self, step: int, peers: Peers, stopped: set[int]) -> list[int]:
-        """With ``promote``, the trials of ``stopped`` that :meth:`decide` would now continue."""
-        if not self.config.promote:
+        """With ``promote``, the trials of ``stopped`` that :meth:`decide` would now continue,
+        ranking each group of peers once (one per Hyperband bracket)."""
+        if not self.promotes:
             return []
-        return [n for n in sorted(stopped) if self.decide(n, step, peers)]
-
-    def rank_at_rung(self, trial_number: int, peers: Peers) -> bool:
-        """Continue ``trial_number`` (one of ``peers``, on arrival the last) at a rung reached by ``peers``."""
-        Y = self.matrix(peers)
-        me = max(i for i, (n, _) in enumerate(peers) if n == trial_number)
-        return promoted(rank_order(Y, self.config.tie_break), me, len(peers), self.config.eta)
+        tops: dict[tuple[int, ...], set[int]] = {}
+        out = []
+        for n in sorted(stopped):
+            group = self.rung_peers(n, step, peers)
+            if group is None:
+                continue
+            key = tuple(m for m, _ in group)
+            if key not in tops:
+                tops[key] = self.continuing(group)
+            if n in tops[key]:
+                out.append(n)
+        return out
