@@ -265,29 +265,26 @@ def progress_bar(study: Study, quiet: bool = False) -> Iterator[Any]:
                    "{task.fields[stopped]}"),
         TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True), transient=False,
     ) as bar:
-        counts = study.counts()
-        failed, stopped = counts.get("FAILED", 0), counts.get("STOPPED", 0)
         # the bar counts trials (a STOPPED one counts like a complete one, a promoted one once:
-        # see README "Multi-fidelity"); "stopped" is read from the store, as a promotion lowers it
-        task = bar.add_task("trials", total=study.budget, completed=_ended(study), front="-", hv="-",
-                            failed=failed, stopped=_stopped(stopped))
+        # see README "Multi-fidelity"); the counts are read from the store, as a promotion
+        # takes a trial out of the stopped ones
+        task = bar.add_task("trials", total=study.budget, front="-", hv="-", **_bar_counts(study))
 
         def update(_study: Study, t: Trial) -> None:
-            nonlocal failed
             size, hv = tracker.add(t)
-            failed += t.state.value == "FAILED"
-            stopped = study.counts().get("STOPPED", 0)  # a promotion takes a trial out of it
-            bar.update(task, completed=_ended(study), front=size, hv=f"{hv:.4g}", failed=failed,
-                       stopped=_stopped(stopped))
+            bar.update(task, front=size, hv=f"{hv:.4g}", **_bar_counts(study))
 
         yield update
 
 
-def _ended(study: Study) -> int:
-    """Trials that ended at least once: every one counted against the budget but those
-    RUNNING or PENDING that have not (a promoted trial, queued again, still counts)."""
+def _bar_counts(study: Study) -> dict[str, Any]:
+    """The bar's ``completed`` (trials that ended at least once: every one counted against
+    the budget but the RUNNING or PENDING ones that have not; a promoted trial, queued
+    again, still counts) and its ``failed`` and ``stopped`` fields."""
+    counts = study.counts()
     waiting = study.trials(["RUNNING", "PENDING"])
-    return study.used() - sum(not t.metrics.get("promoted_at_steps") for t in waiting)
+    ended = study.used() - sum(not t.metrics.get("promoted_at_steps") for t in waiting)
+    return {"completed": ended, "failed": counts.get("FAILED", 0), "stopped": _stopped(counts.get("STOPPED", 0))}
 
 
 def _stopped(n: int) -> str:
