@@ -16,6 +16,8 @@ given; runs stored before it was recorded used ``crowding``); ``hyperband+random
 ``hyperband+mobo`` by name only, as are ``moasha-promote+mobo`` and ``moasha-promote+random``
 (MO-ASHA with ``promote: true``: a stopped trial that later ranks in its rung's top 1/eta
 runs again from epoch 1; its epochs are counted again, and a run records these ``reruns``).
+``--n-initial N`` sets the scheduled methods' ``mobo`` option ``n_initial`` (its Sobol
+trials; default ``2·(d+1)``), recorded in each run; the full-fidelity methods keep the default.
 The hypervolume is that of the COMPLETE (full-fidelity)
 trials, against the fixed reference point (error 1.0, the largest model's size), after each
 trial, against the epochs spent so far. ``synetune-moasha`` is Syne Tune's MOASHA
@@ -31,7 +33,7 @@ with a message, where that is missing.
 Results: ``--out`` (default ``benchmarks/results/multifidelity.json``, the plot beside it)
 and the ``--jsonl`` of finished runs, which a rerun resumes (given several files, new runs
 go to the first and the summary reads them all); a summary keeps the runs of ``--problem``
-and of the rungs and tie-break given only.
+and of the rungs, tie-break and ``--n-initial`` given only.
 """
 
 from __future__ import annotations
@@ -75,6 +77,8 @@ PROBLEMS: dict[str, dict[str, dict[str, Any]]] = {
 PROBLEM = "mlp3"
 RUNGS = {"min_step": 1, "eta": 3}  # MO-ASHA's (and Syne Tune's) rungs: ``--min-step``, ``--eta``
 TIE_BREAK = {"tie_break": "epsnet"}  # our MO-ASHA's order within a level: ``--tie-break``
+# Sobol trials of the scheduled methods' mobo: ``--n-initial`` (None: mobo's default, 2·(d+1)).
+N_INITIAL: dict[str, int | None] = {"n_initial": None}
 # How our MO-ASHA decides a rung's first eta - 1 reports: "best", only the first ranked
 # continues (since this was recorded); runs stored before it let them all continue ("all").
 FIRST_REPORTS = "best"
@@ -137,17 +141,19 @@ def evaluate(p: dict[str, Any], ctx: Any) -> dict[str, float]:
 MAX_EPOCHS = 9
 
 
-def configure(problem: str, min_step: int, eta: int, tie_break: str = "epsnet") -> None:
-    """Select the search space, MO-ASHA's rungs and tie-break, here and in the module the
-    custom space and Syne Tune's runner import (this file runs as ``__main__``, so that
-    module is a second copy)."""
+def configure(problem: str, min_step: int, eta: int, tie_break: str = "epsnet", n_initial: int | None = None) -> None:
+    """Select the search space, MO-ASHA's rungs and tie-break and the scheduled mobo's
+    ``n_initial``, here and in the module the custom space and Syne Tune's runner import
+    (this file runs as ``__main__``, so that module is a second copy)."""
     import benchmarks.multifidelity as evaluator_module
 
     global PROBLEM
     PROBLEM = evaluator_module.PROBLEM = problem
-    for rungs, tie in ((RUNGS, TIE_BREAK), (evaluator_module.RUNGS, evaluator_module.TIE_BREAK)):
+    for rungs, tie, init in ((RUNGS, TIE_BREAK, N_INITIAL),
+                             (evaluator_module.RUNGS, evaluator_module.TIE_BREAK, evaluator_module.N_INITIAL)):
         rungs.update(min_step=min_step, eta=eta)
         tie.update(tie_break=tie_break)
+        init.update(n_initial=n_initial)
 
 
 def spec(method: str, seed: int, max_epochs: int) -> dict[str, Any]:
@@ -156,6 +162,8 @@ def spec(method: str, seed: int, max_epochs: int) -> dict[str, Any]:
     optimizer: dict[str, Any] = {"name": name, "seed": seed}
     if name == "mobo" and (stopped or method.startswith(SCHEDULED)):
         optimizer["stopped"] = stopped or "last_value"
+    if name == "mobo" and method.startswith(SCHEDULED) and N_INITIAL["n_initial"] is not None:
+        optimizer["n_initial"] = N_INITIAL["n_initial"]
     s: dict[str, Any] = {
         "name": f"mf-{method}-{seed}".replace("+", "-"),
         "space": {
@@ -226,7 +234,7 @@ class Progress:
             "wall_s": time.perf_counter() - self.t0,
             "problem": PROBLEM,
             **RUNGS,
-            **({} if method.startswith("synetune") else {**TIE_BREAK, "first_reports": FIRST_REPORTS}),
+            **({} if method.startswith("synetune") else {**TIE_BREAK, "first_reports": FIRST_REPORTS, **N_INITIAL}),
         }
 
 
@@ -350,7 +358,9 @@ def plot(runs: list[dict[str, Any]], path: Path) -> None:
     ax.set_xlabel("training epochs spent")
     ax.set_ylabel("hypervolume of full-fidelity trials")
     tie = TIE_BREAK["tie_break"]
-    ax.set_title(f"MLP on mnist1d ({PROBLEM}): val error vs parameters\nour MO-ASHA tie-break: {tie}")
+    init = N_INITIAL["n_initial"]
+    init_note = "" if init is None else f", its mobo's n_initial: {init}"
+    ax.set_title(f"MLP on mnist1d ({PROBLEM}): val error vs parameters\nour MO-ASHA tie-break: {tie}{init_note}")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -387,10 +397,12 @@ def main() -> None:
 
     ap.add_argument("--tie-break", choices=TIE_BREAKS, default="epsnet",
                     help="our MO-ASHA's order within a non-dominated level (Syne Tune's is its own)")
+    ap.add_argument("--n-initial", type=int, help="Sobol trials of the MO-ASHA and Hyperband methods' mobo "
+                    "(default: mobo's, 2·(d+1)); the full-fidelity methods keep mobo's default")
     ap.add_argument("--show", metavar="METHOD:SEED", help="run one of our methods once, printing every trial "
                     "as it ends (nothing is written)")
     args = ap.parse_args()
-    configure(args.problem, args.min_step, args.eta, args.tie_break)
+    configure(args.problem, args.min_step, args.eta, args.tie_break, args.n_initial)
     import logging
 
     import torch
@@ -427,6 +439,7 @@ def main() -> None:
         **RUNGS,
         **TIE_BREAK,
         "first_reports": FIRST_REPORTS,
+        **N_INITIAL,
         "reference": reference().tolist(),
         "syne_tune": _syne_tune_version(),
     }
@@ -438,7 +451,8 @@ def main() -> None:
 def _same_setting(run: dict[str, Any], problem: str) -> bool:
     """A stored run of this ``--problem`` and, for the early-stopping methods, these rungs
     and, for ours, this tie-break and today's rule for a rung's first reports (runs written
-    before these were recorded used min_step 1, eta 3, ``crowding`` and ``all``)."""
+    before these were recorded used min_step 1, eta 3, ``crowding`` and ``all``) and, for
+    ours with mobo, this ``--n-initial`` (None before it was recorded: mobo's default)."""
     if run.get("problem", "mlp3") != problem:
         return False
     if not run["method"].startswith(SCHEDULED):
@@ -448,7 +462,8 @@ def _same_setting(run: dict[str, Any], problem: str) -> bool:
     same_rule = run.get("tie_break", "crowding") == TIE_BREAK["tie_break"] and (
         run.get("first_reports", "all") == FIRST_REPORTS
     )
-    return same_rungs and (not ours or same_rule)
+    same_init = run.get("n_initial") == N_INITIAL["n_initial"] or not run["method"].split("+")[-1].startswith("mobo")
+    return same_rungs and (not ours or (same_rule and same_init))
 
 
 def _run(method: str, seed: int, epochs: int, max_epochs: int) -> dict[str, Any]:
