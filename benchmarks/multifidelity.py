@@ -162,7 +162,7 @@ def spec(method: str, seed: int, max_epochs: int) -> dict[str, Any]:
     optimizer: dict[str, Any] = {"name": name, "seed": seed}
     if name == "mobo" and (stopped or method.startswith(SCHEDULED)):
         optimizer["stopped"] = stopped or "last_value"
-    if name == "mobo" and method.startswith(SCHEDULED) and N_INITIAL["n_initial"] is not None:
+    if _scheduled_mobo(method) and N_INITIAL["n_initial"] is not None:
         optimizer["n_initial"] = N_INITIAL["n_initial"]
     s: dict[str, Any] = {
         "name": f"mf-{method}-{seed}".replace("+", "-"),
@@ -185,6 +185,11 @@ def spec(method: str, seed: int, max_epochs: int) -> dict[str, Any]:
         promote = {"promote": True} if variant == "promote" else {}
         s["scheduler"] = {"name": scheduler, "max_step": max_epochs, **RUNGS, **TIE_BREAK, **promote}
     return s
+
+
+def _scheduled_mobo(method: str) -> bool:
+    """An MO-ASHA or Hyperband method whose proposals come from mobo (``--n-initial`` applies)."""
+    return method.startswith(SCHEDULED) and method.split("+")[-1].partition("-")[0] == "mobo"
 
 
 def reference() -> np.ndarray:
@@ -234,7 +239,8 @@ class Progress:
             "wall_s": time.perf_counter() - self.t0,
             "problem": PROBLEM,
             **RUNGS,
-            **({} if method.startswith("synetune") else {**TIE_BREAK, "first_reports": FIRST_REPORTS, **N_INITIAL}),
+            **({} if method.startswith("synetune") else {**TIE_BREAK, "first_reports": FIRST_REPORTS}),
+            **(N_INITIAL if _scheduled_mobo(method) else {}),
         }
 
 
@@ -462,7 +468,7 @@ def _same_setting(run: dict[str, Any], problem: str) -> bool:
     same_rule = run.get("tie_break", "crowding") == TIE_BREAK["tie_break"] and (
         run.get("first_reports", "all") == FIRST_REPORTS
     )
-    same_init = run.get("n_initial") == N_INITIAL["n_initial"] or not run["method"].split("+")[-1].startswith("mobo")
+    same_init = not _scheduled_mobo(run["method"]) or run.get("n_initial") == N_INITIAL["n_initial"]
     return same_rungs and (not ours or (same_rule and same_init))
 
 
