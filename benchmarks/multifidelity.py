@@ -46,7 +46,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -156,12 +156,27 @@ def configure(problem: str, min_step: int, eta: int, tie_break: str = "epsnet", 
         init.update(n_initial=n_initial)
 
 
+class Method(NamedTuple):
+    """One of our method names, ``[scheduler[-variant]+]optimizer[-stopped]``: e.g.
+    ``moasha-promote+mobo`` (MO-ASHA with ``promote: true``) or ``moasha+mobo-exclude``
+    (mobo with ``stopped: exclude``); ``scheduler`` is empty for a full-fidelity method."""
+
+    scheduler: str
+    variant: str
+    optimizer: str
+    stopped: str
+
+
+def parse_method(method: str) -> Method:
+    head, _, tail = method.rpartition("+")
+    return Method(*head.partition("-")[::2], *tail.partition("-")[::2])
+
+
 def spec(method: str, seed: int, max_epochs: int) -> dict[str, Any]:
-    # "mobo-exclude" is mobo with stopped: exclude; a scheduled bare "mobo" names last_value.
-    name, _, stopped = method.split("+")[-1].partition("-")
-    optimizer: dict[str, Any] = {"name": name, "seed": seed}
-    if name == "mobo" and (stopped or method.startswith(SCHEDULED)):
-        optimizer["stopped"] = stopped or "last_value"
+    m = parse_method(method)
+    optimizer: dict[str, Any] = {"name": m.optimizer, "seed": seed}
+    if m.optimizer == "mobo" and (m.stopped or m.scheduler):  # a scheduled bare "mobo" names last_value
+        optimizer["stopped"] = m.stopped or "last_value"
     if _scheduled_mobo(method) and N_INITIAL["n_initial"] is not None:
         optimizer["n_initial"] = N_INITIAL["n_initial"]
     s: dict[str, Any] = {
@@ -180,16 +195,16 @@ def spec(method: str, seed: int, max_epochs: int) -> dict[str, Any]:
         "budget": {"trials": 10_000},
         "executor": {"name": "local"},
     }
-    if method.startswith(SCHEDULED):
-        scheduler, _, variant = method.split("+")[0].partition("-")  # "moasha-promote": promote: true
-        promote = {"promote": True} if variant == "promote" else {}
-        s["scheduler"] = {"name": scheduler, "max_step": max_epochs, **RUNGS, **TIE_BREAK, **promote}
+    if m.scheduler:
+        promote = {"promote": True} if m.variant == "promote" else {}
+        s["scheduler"] = {"name": m.scheduler, "max_step": max_epochs, **RUNGS, **TIE_BREAK, **promote}
     return s
 
 
 def _scheduled_mobo(method: str) -> bool:
     """An MO-ASHA or Hyperband method whose proposals come from mobo (``--n-initial`` applies)."""
-    return method.startswith(SCHEDULED) and method.split("+")[-1].partition("-")[0] == "mobo"
+    m = parse_method(method)
+    return bool(m.scheduler) and m.optimizer == "mobo"
 
 
 def reference() -> np.ndarray:
