@@ -343,6 +343,8 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
             "median_final_hv": float(np.median(finals)),
             "final_hv": finals,
             "median_hv_at_third": float(np.median([hv_at(r["trace"], budget / 3) for r in rs])),
+            "seed_ids": [r["seed"] for r in rs],  # the runs' order in the per-run lists
+            "hv_at_third": [hv_at(r["trace"], budget / 3) for r in rs],
             "median_trials": float(np.median([r["trials"] for r in rs])),
             "median_stopped": float(np.median([r["counts"].get("STOPPED", 0) for r in rs])),
             "median_wall_s": float(np.median([r["wall_s"] for r in rs])),
@@ -357,6 +359,23 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
             row["median_curve_epochs_to_full_mobo_median_final"] = median_curve_reaches(rs, target, budget)
         out["methods"][m] = row
     return out
+
+
+def paired(a: Path, b: Path, ranges: list[str] | None, method: str = "moasha+mobo") -> list[str]:
+    """Seed by seed at a third of the budget, from two summaries (``--out`` files): on how
+    many of the seeds both hold is ``method`` of ``a`` ahead of that of ``b``, and behind,
+    over all of them and over each range ``lo-hi`` of ``ranges``."""
+    rows = [json.loads(p.read_text())["summary"]["methods"][method] for p in (a, b)]
+    first, second = (dict(zip(r["seed_ids"], r["hv_at_third"], strict=True)) for r in rows)
+    common = sorted(first.keys() & second.keys())
+    lines = []
+    for rng in ["all", *(ranges or [])]:
+        lo, hi = (common[0], common[-1]) if rng == "all" else map(int, rng.split("-"))
+        seeds = [x for x in common if lo <= x <= hi]
+        ahead, behind = sum(first[x] > second[x] for x in seeds), sum(first[x] < second[x] for x in seeds)
+        lines.append(f"{method}, seeds {rng} ({len(seeds)}): {a.name} ahead of {b.name} at a third on "
+                     f"{ahead}, behind on {behind}")
+    return lines
 
 
 def plot(runs: list[dict[str, Any]], path: Path) -> None:
@@ -420,9 +439,15 @@ def main() -> None:
                     help="our MO-ASHA's order within a non-dominated level (Syne Tune's is its own)")
     ap.add_argument("--n-initial", type=int, help="Sobol trials of the MO-ASHA and Hyperband methods' mobo "
                     "(default: mobo's, 2·(d+1)); the full-fidelity methods keep mobo's default")
+    ap.add_argument("--paired", nargs=2, type=Path, metavar=("A", "B"),
+                    help="compare two summaries' moasha+mobo seed by seed at a third of the budget, and exit")
+    ap.add_argument("--paired-seeds", nargs="+", metavar="LO-HI", help="seed ranges for --paired (also all seeds)")
     ap.add_argument("--show", metavar="METHOD:SEED", help="run one of our methods once, printing every trial "
                     "as it ends (nothing is written)")
     args = ap.parse_args()
+    if args.paired:
+        print("\n".join(paired(*args.paired, args.paired_seeds)))
+        return
     configure(args.problem, args.min_step, args.eta, args.tie_break, args.n_initial)
     import logging
 
